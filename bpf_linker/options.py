@@ -1,0 +1,61 @@
+"""LinkOptions: everything that decides a link, built from flags or by API users."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+EMIT_KINDS = ("obj", "asm", "llvm-ir", "llvm-bc")
+OPT_LEVELS = ("0", "1", "2", "3", "s", "z")
+LOG_LEVELS = ("error", "warn", "info", "debug", "trace")
+MEMORY_BUILTINS = ("memcpy", "memmove", "memset", "memcmp", "bcmp")
+
+
+@dataclass(frozen=True)
+class LinkOptions:
+    """One link. Field names follow the upstream flags (REFERENCE.md section 2)."""
+
+    inputs: tuple[str, ...]
+    output: str
+    emit: str = "obj"
+    opt_level: str = "2"
+    target: str | None = None
+    cpu: str = "generic"
+    cpu_features: str = ""
+    export: tuple[str, ...] = ()
+    # Paths of --export-symbols files; their lines join `export` at link time.
+    export_symbols: tuple[str, ...] = ()
+    library_paths: tuple[str, ...] = ()
+    unroll_loops: bool = False
+    ignore_inline_never: bool = False
+    disable_expand_memcpy_in_order: bool = False
+    disable_memory_builtins: bool = False
+    # None: keep BTF when the inputs carry debug info; True: --btf; False: --no-btf.
+    btf: bool | None = None
+    allow_bpf_trap: bool = False
+    llvm_args: tuple[str, ...] = ()
+    dump_module: str | None = None
+    fatal_errors: bool = True
+    # Explicit libLLVM path (--llvm); None means discovery (BPF_LINKER_LLVM, rustc, system).
+    llvm: str | None = None
+    # A pipeline string (-p/--passes) replacing the one built from the flags.
+    passes: str | None = None
+    pass_plugins: tuple[str, ...] = ()
+    print_after: tuple[str, ...] = ()
+    print_before: tuple[str, ...] = ()
+    print_changed: bool = False
+    time_passes: bool = False
+
+    def __post_init__(self):
+        from .errors import UsageError
+
+        if self.emit not in EMIT_KINDS:
+            raise UsageError(f"invalid --emit '{self.emit}' (expected one of {', '.join(EMIT_KINDS)})")
+        if self.opt_level not in OPT_LEVELS:
+            raise UsageError(f"invalid -O level '{self.opt_level}' (expected one of {', '.join(OPT_LEVELS)})")
+        if self.target is not None and self.target not in ("bpf", "bpfel", "bpfeb") and not self.target.startswith(("bpfel-", "bpfeb-", "bpf-")):
+            raise UsageError(f"invalid --target '{self.target}' (expected bpf, bpfel or bpfeb)")
+        for name in ("inputs", "export", "export_symbols", "library_paths", "llvm_args",
+                     "pass_plugins", "print_after", "print_before"):
+            value = getattr(self, name)
+            if isinstance(value, str) or not isinstance(value, tuple):
+                object.__setattr__(self, name, tuple([value] if isinstance(value, str) else value))
