@@ -1,0 +1,106 @@
+/* llvm-c/Core.h: contexts, diagnostics, modules, values, instructions. */
+void LLVMGetVersion(unsigned *Major, unsigned *Minor, unsigned *Patch);
+void LLVMDisposeMessage(char *Message);
+void LLVMShutdown(void);
+
+LLVMContextRef LLVMContextCreate(void);
+void LLVMContextDispose(LLVMContextRef C);
+void LLVMContextSetDiagnosticHandler(LLVMContextRef C, LLVMDiagnosticHandler Handler, void *DiagnosticContext);
+char *LLVMGetDiagInfoDescription(LLVMDiagnosticInfoRef DI);
+LLVMDiagnosticSeverity LLVMGetDiagInfoSeverity(LLVMDiagnosticInfoRef DI);
+unsigned LLVMGetEnumAttributeKindForName(const char *Name, size_t SLen);
+LLVMAttributeRef LLVMCreateEnumAttribute(LLVMContextRef C, unsigned KindID, uint64_t Val);
+uint64_t LLVMGetEnumAttributeValue(LLVMAttributeRef A);
+
+LLVMModuleRef LLVMModuleCreateWithNameInContext(const char *ModuleID, LLVMContextRef C);
+void LLVMDisposeModule(LLVMModuleRef M);
+const char *LLVMGetModuleIdentifier(LLVMModuleRef M, size_t *Len);
+const char *LLVMGetTarget(LLVMModuleRef M);
+void LLVMSetTarget(LLVMModuleRef M, const char *Triple);
+const char *LLVMGetDataLayoutStr(LLVMModuleRef M);
+void LLVMSetDataLayout(LLVMModuleRef M, const char *DataLayoutStr);
+char *LLVMPrintModuleToString(LLVMModuleRef M);
+LLVMContextRef LLVMGetModuleContext(LLVMModuleRef M);
+
+LLVMValueRef LLVMGetFirstFunction(LLVMModuleRef M);
+LLVMValueRef LLVMGetNextFunction(LLVMValueRef Fn);
+LLVMValueRef LLVMGetFirstGlobal(LLVMModuleRef M);
+LLVMValueRef LLVMGetNextGlobal(LLVMValueRef GlobalVar);
+LLVMValueRef LLVMGetFirstGlobalAlias(LLVMModuleRef M);
+LLVMValueRef LLVMGetNextGlobalAlias(LLVMValueRef GA);
+LLVMValueRef LLVMGetNamedFunction(LLVMModuleRef M, const char *Name);
+LLVMValueRef LLVMGetNamedGlobal(LLVMModuleRef M, const char *Name);
+void LLVMDeleteFunction(LLVMValueRef Fn);
+void LLVMDeleteGlobal(LLVMValueRef GlobalVar);
+
+const char *LLVMGetValueName2(LLVMValueRef Val, size_t *Length);
+void LLVMSetValueName2(LLVMValueRef Val, const char *Name, size_t NameLen);
+char *LLVMPrintValueToString(LLVMValueRef Val);
+LLVMTypeRef LLVMTypeOf(LLVMValueRef Val);
+LLVMTypeKind LLVMGetTypeKind(LLVMTypeRef Ty);
+LLVMTypeRef LLVMGlobalGetValueType(LLVMValueRef Global);
+LLVMBool LLVMIsDeclaration(LLVMValueRef Global);
+LLVMLinkage LLVMGetLinkage(LLVMValueRef Global);
+void LLVMSetLinkage(LLVMValueRef Global, LLVMLinkage Linkage);
+const char *LLVMGetSection(LLVMValueRef Global);
+void LLVMSetSection(LLVMValueRef Global, const char *Section);
+LLVMVisibility LLVMGetVisibility(LLVMValueRef Global);
+void LLVMSetVisibility(LLVMValueRef Global, LLVMVisibility Viz);
+void LLVMSetUnnamedAddr(LLVMValueRef Global, LLVMBool HasUnnamedAddr);
+LLVMValueRef LLVMGetInitializer(LLVMValueRef GlobalVar);
+void LLVMSetInitializer(LLVMValueRef GlobalVar, LLVMValueRef ConstantVal);
+LLVMBool LLVMIsGlobalConstant(LLVMValueRef GlobalVar);
+unsigned LLVMGetIntrinsicID(LLVMValueRef Fn);
+LLVMUseRef LLVMGetFirstUse(LLVMValueRef Val);
+LLVMUseRef LLVMGetNextUse(LLVMUseRef U);
+LLVMValueRef LLVMGetUser(LLVMUseRef U);
+LLVMValueRef LLVMGetOperand(LLVMValueRef Val, unsigned Index);
+int LLVMGetNumOperands(LLVMValueRef Val);
+LLVMValueRef LLVMIsAFunction(LLVMValueRef Val);
+LLVMValueRef LLVMIsAGlobalVariable(LLVMValueRef Val);
+LLVMValueRef LLVMIsAInstruction(LLVMValueRef Val);
+LLVMValueRef LLVMIsACallInst(LLVMValueRef Val);
+LLVMValueRef LLVMIsAConstantInt(LLVMValueRef Val);
+unsigned long long LLVMConstIntGetZExtValue(LLVMValueRef ConstantVal);
+LLVMValueRef LLVMConstInt(LLVMTypeRef IntTy, unsigned long long N, LLVMBool SignExtend);
+LLVMValueRef LLVMConstNull(LLVMTypeRef Ty);
+LLVMTypeRef LLVMIntTypeInContext(LLVMContextRef C, unsigned NumBits);
+LLVMTypeRef LLVMInt8TypeInContext(LLVMContextRef C);
+unsigned LLVMGetIntTypeWidth(LLVMTypeRef IntegerTy);
+LLVMValueRef LLVMGetNamedMetadata(LLVMModuleRef M, const char *Name, size_t NameLen);
+
+unsigned LLVMGetFunctionCallConv(LLVMValueRef Fn);
+unsigned LLVMGetAttributeCountAtIndex(LLVMValueRef F, LLVMAttributeIndex Idx);
+LLVMAttributeRef LLVMGetEnumAttributeAtIndex(LLVMValueRef F, LLVMAttributeIndex Idx, unsigned KindID);
+void LLVMRemoveEnumAttributeAtIndex(LLVMValueRef F, LLVMAttributeIndex Idx, unsigned KindID);
+void LLVMAddAttributeAtIndex(LLVMValueRef F, LLVMAttributeIndex Idx, LLVMAttributeRef A);
+LLVMAttributeRef LLVMGetCallSiteEnumAttribute(LLVMValueRef C, LLVMAttributeIndex Idx, unsigned KindID);
+
+LLVMBasicBlockRef LLVMGetFirstBasicBlock(LLVMValueRef Fn);
+LLVMBasicBlockRef LLVMGetNextBasicBlock(LLVMBasicBlockRef BB);
+LLVMValueRef LLVMGetFirstInstruction(LLVMBasicBlockRef BB);
+LLVMValueRef LLVMGetNextInstruction(LLVMValueRef Inst);
+LLVMOpcode LLVMGetInstructionOpcode(LLVMValueRef Inst);
+LLVMValueRef LLVMGetCalledValue(LLVMValueRef Instr);
+unsigned LLVMGetNumArgOperands(LLVMValueRef Instr);
+void LLVMInstructionEraseFromParent(LLVMValueRef Inst);
+LLVMBool LLVMGetVolatile(LLVMValueRef MemoryAccessInst);
+void LLVMSetVolatile(LLVMValueRef MemoryAccessInst, LLVMBool IsVolatile);
+void LLVMSetAlignment(LLVMValueRef V, unsigned Bytes);
+unsigned LLVMGetAlignment(LLVMValueRef V);
+LLVMTypeRef LLVMGetAllocatedType(LLVMValueRef Alloca);
+
+LLVMBuilderRef LLVMCreateBuilderInContext(LLVMContextRef C);
+void LLVMPositionBuilderBefore(LLVMBuilderRef Builder, LLVMValueRef Instr);
+void LLVMDisposeBuilder(LLVMBuilderRef Builder);
+LLVMValueRef LLVMBuildStore(LLVMBuilderRef, LLVMValueRef Val, LLVMValueRef Ptr);
+LLVMValueRef LLVMBuildLoad2(LLVMBuilderRef, LLVMTypeRef Ty, LLVMValueRef PointerVal, const char *Name);
+LLVMValueRef LLVMBuildGEP2(LLVMBuilderRef B, LLVMTypeRef Ty, LLVMValueRef Pointer, LLVMValueRef *Indices, unsigned NumIndices, const char *Name);
+LLVMValueRef LLVMBuildZExt(LLVMBuilderRef, LLVMValueRef Val, LLVMTypeRef DestTy, const char *Name);
+LLVMValueRef LLVMBuildTrunc(LLVMBuilderRef, LLVMValueRef Val, LLVMTypeRef DestTy, const char *Name);
+LLVMValueRef LLVMBuildMul(LLVMBuilderRef, LLVMValueRef LHS, LLVMValueRef RHS, const char *Name);
+
+LLVMMemoryBufferRef LLVMCreateMemoryBufferWithMemoryRangeCopy(const char *InputData, size_t InputDataLength, const char *BufferName);
+size_t LLVMGetBufferSize(LLVMMemoryBufferRef MemBuf);
+const char *LLVMGetBufferStart(LLVMMemoryBufferRef MemBuf);
+void LLVMDisposeMemoryBuffer(LLVMMemoryBufferRef MemBuf);

@@ -1,0 +1,176 @@
+"""LLVMModule: parse, link, inspect, print and serialize a module."""
+
+from __future__ import annotations
+
+from bpf_linker.errors import LLVMError
+
+from ._errors import decode, take_message, take_out_message
+from ._ffi import ffi
+from .context import Context
+from .memory_buffer import MemoryBuffer
+from .values import GlobalValue
+
+VERIFIER_RETURN_STATUS = 2  # LLVMReturnStatusAction
+
+
+class Module:
+    """Owns an LLVMModuleRef; keeps its Context alive.
+
+    Not an `Owned` subclass only because the textual round trip (`replace_with`) must
+    swap the handle in place: passes hold the same Module object for the whole link.
+    """
+
+    def __init__(self, context: Context, handle):
+        if handle == ffi.NULL:
+            raise ValueError("Module: NULL handle")
+        self.context = context
+        self.library = context.library
+        self.lib = context.lib
+        self._handle = ffi.gc(handle, self.lib.LLVMDisposeModule)
+
+    # -- ownership ---------------------------------------------------------
+    @property
+    def handle(self):
+        if self._handle is None:
+            from ._owned import UseAfterConsumeError
+            raise UseAfterConsumeError("Module was consumed or closed")
+        return self._handle
+
+    def close(self) -> None:
+        if self._handle is not None:
+            handle, self._handle = self._handle, None
+            ffi.release(handle)
+
+    def consume(self):
+        handle = self.handle
+        self._handle = None
+        raw = ffi.cast(ffi.typeof(handle), handle)
+        ffi.gc(handle, None)  # drop the destructor: LLVM owns it now
+        return raw
+
+    def replace_with(self, other: "Module") -> None:
+        """Take over `other`'s contents (consumes it); this object stays the pipeline's module."""
+        if other.context is not self.context:
+            raise ValueError("replace_with: modules must share a context")
+        new = other.consume()
+        self.close()
+        self._handle = ffi.gc(new, self.lib.LLVMDisposeModule)
+
+    # -- construction --------------------------------------------------------
+    @classmethod
+    def create(cls, context: Context, name: str) -> "Module":
+        return cls(context, context.lib.LLVMModuleCreateWithNameInContext(name.encode(), context.handle))
+
+    @classmethod
+    def parse_bitcode(cls, context: Context, data: bytes, name: str) -> "Module":
+        """Parse bitcode; raises LLVMError carrying LLVM's diagnostics."""
+        lib = context.lib
+        mark = len(context.diagnostics)
+        buf = MemoryBuffer.from_bytes(context.library, data, name)
+        out = ffi.new("LLVMModuleRef *")
+        failed = lib.LLVMParseBitcodeInContext2(context.handle, buf.handle, out)  # borrows buf
+        buf.close()
+        if failed:
+            errors = context.take_errors(mark)
+            raise LLVMError(f"{name}: invalid bitcode: {'; '.join(errors) or 'unknown error'}", errors)
+        return cls(context, out[0])
+
+    @classmethod
+    def parse_ir(cls, context: Context, data: bytes, name: str) -> "Module":
+        """Parse textual IR; LLVM's message carries line:column."""
+        lib = context.lib
+        buf = MemoryBuffer.from_bytes(context.library, data, name)
+        out = ffi.new("LLVMModuleRef *")
+        msg = ffi.new("char **")
+        # LLVMParseIRInContext consumes the buffer, whatever the outcome.
+        failed = lib.LLVMParseIRInContext(context.handle, buf.consume(), out, msg)
+        text = take_out_message(lib, msg)
+        if failed:
+            raise LLVMError(f"{name}: invalid IR: {' '.join(text.split())}", (text,))
+        return cls(context, out[0])
+
+    # -- properties --------------------------------------------------------
+    @property
+    def name(self) -> str:
+        size = ffi.new("size_t *")
+        return decode(self.lib.LLVMGetModuleIdentifier(self.handle, size), size[0])
+
+    @property
+    def triple(self) -> str:
+        return decode(self.lib.LLVMGetTarget(self.handle))
+
+    @triple.setter
+    def triple(self, value: str) -> None:
+        self.lib.LLVMSetTarget(self.handle, value.encode())
+
+    @property
+    def data_layout(self) -> str:
+        return decode(self.lib.LLVMGetDataLayoutStr(self.handle))
+
+    @data_layout.setter
+    def data_layout(self, value: str) -> None:
+        self.lib.LLVMSetDataLayout(self.handle, value.encode())
+
+    def has_debug_info(self) -> bool:
+        return self.lib.LLVMGetModuleDebugMetadataVersion(self.handle) != 0 or any(
+            f.has_debug_info() for f in self.functions())
+
+    # -- iteration ---------------------------------------------------------
+    def _walk(self, first, next_, kind):
+        value = first(self.handle)
+        while value != ffi.NULL:
+            nxt = next_(value)
+            yield GlobalValue(self, value, kind)
+            value = nxt
+
+    def functions(self):
+        return self._walk(self.lib.LLVMGetFirstFunction, self.lib.LLVMGetNextFunction, "function")
+
+    def global_variables(self):
+        return self._walk(self.lib.LLVMGetFirstGlobal, self.lib.LLVMGetNextGlobal, "variable")
+
+    def aliases(self):
+        return self._walk(self.lib.LLVMGetFirstGlobalAlias, self.lib.LLVMGetNextGlobalAlias, "alias")
+
+    def global_values(self):
+        yield from self.functions()
+        yield from self.global_variables()
+        yield from self.aliases()
+
+    def get_function(self, name: str) -> GlobalValue | None:
+        h = self.lib.LLVMGetNamedFunction(self.handle, name.encode())
+        return None if h == ffi.NULL else GlobalValue(self, h, "function")
+
+    def get_global(self, name: str) -> GlobalValue | None:
+        h = self.lib.LLVMGetNamedGlobal(self.handle, name.encode())
+        return None if h == ffi.NULL else GlobalValue(self, h, "variable")
+
+    # -- whole-module operations --------------------------------------------
+    def link_in(self, other: "Module") -> list[str]:
+        """Link `other` into this module (consumes it, even on failure). Returns error diagnostics."""
+        mark = len(self.context.diagnostics)
+        failed = self.lib.LLVMLinkModules2(self.handle, other.consume())
+        errors = self.context.take_errors(mark)
+        if failed and not errors:
+            errors = ["LLVMLinkModules2 failed"]
+        return errors
+
+    def verify(self) -> str | None:
+        """None if the module is valid, else the verifier's message."""
+        msg = ffi.new("char **")
+        broken = self.lib.LLVMVerifyModule(self.handle, VERIFIER_RETURN_STATUS, msg)
+        text = take_out_message(self.lib, msg)
+        return text.strip() or "module is broken" if broken else None
+
+    def strip_debug_info(self) -> bool:
+        return bool(self.lib.LLVMStripModuleDebugInfo(self.handle))
+
+    def to_ir(self) -> str:
+        return take_message(self.lib, self.lib.LLVMPrintModuleToString(self.handle))
+
+    def to_bitcode(self) -> bytes:
+        buf = MemoryBuffer(self.library, self.lib.LLVMWriteBitcodeToMemoryBuffer(self.handle))
+        try:
+            return buf.to_bytes()
+        finally:
+            buf.close()

@@ -1,0 +1,499 @@
+"""The `bpf-linker` command line: upstream's flags, quirks included, plus the pipeline ones.
+
+`build_parser()` is pure (argparse-manpage builds the man page from it);
+`parse_command()`/`parse_options()` turn argv into LinkOptions without running
+anything; `main()` parses, sets up logging, runs, and maps errors to exit statuses:
+0 success, 1 a link error (`bpf-linker: error: ...`), 2 a command-line error,
+130 interrupted.
+
+Upstream quirks kept on purpose (REFERENCE.md section 2): inputs may be interleaved
+with flags; the first `--emit` wins but the last `-O` wins; `--export` and
+`--llvm-args` are comma-split and repeatable; `--fatal-errors` takes a value; `-L`
+(also `-LDIR`) and `--debug` are accepted for rustc and otherwise ignored. Like
+clap, a value that starts with `-` must be attached: `--llvm-args=-foo`.
+
+Additions: `@FILE` arguments are response files (GNU ld syntax, which is what rustc
+writes when the command line is too long; a missing file stays a literal argument),
+and without `--log-level`, a plain level in RUST_LOG (`debug`, or
+`bpf_linker=debug`) is honoured as upstream's tracing EnvFilter does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import shlex
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import BpfLinkerError, UsageError
+from .logsetup import LogConfig, configure_logging
+from .options import EMIT_KINDS, LOG_LEVELS, OPT_LEVELS, LinkOptions
+
+PROG = "bpf-linker"
+
+logger = logging.getLogger("bpf_linker")
+
+
+class CommandLineError(UsageError):
+    """The arguments do not parse; main() prints the usage line and exits with 2."""
+
+    exit_status = 2
+
+    def __init__(self, message: str, usage: str = ""):
+        super().__init__(message)
+        self.usage = usage
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    """An ArgumentParser that raises CommandLineError instead of printing and exiting."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise CommandLineError(message, self.format_usage())
+
+
+# --- value parsers (messages follow upstream's) ------------------------------------
+
+
+def _emit_kind(value: str) -> str:
+    if value not in EMIT_KINDS:
+        raise argparse.ArgumentTypeError(
+            f"unknown emission type: `{value}` - expected one of: `llvm-bc`, `asm`, `llvm-ir`, `obj`"
+        )
+    return value
+
+
+def _opt_level(value: str) -> str:
+    if value not in OPT_LEVELS:
+        raise argparse.ArgumentTypeError(
+            f"optimization level needs to be between 0-3, s or z (instead was `{value}`)"
+        )
+    return value
+
+
+def _bool_value(value: str) -> bool:
+    lowered = value.lower()
+    if lowered == "true":
+        return True
+    if lowered == "false":
+        return False
+    raise argparse.ArgumentTypeError(f"invalid value '{value}' (expected true or false)")
+
+
+_NUMERIC_LEVELS = {"1": "error", "2": "warn", "3": "info", "4": "debug", "5": "trace"}
+
+
+def _log_level(value: str) -> str:
+    # tracing's Level::from_str: case-insensitive names, or 1 (error) to 5 (trace).
+    lowered = value.lower()
+    if lowered in LOG_LEVELS:
+        return lowered
+    if lowered in _NUMERIC_LEVELS:
+        return _NUMERIC_LEVELS[lowered]
+    raise argparse.ArgumentTypeError(f"invalid log level '{value}' (expected one of {', '.join(LOG_LEVELS)})")
+
+
+# --- the parser -----------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser, with nothing run or read (argparse-manpage uses it)."""
+    parser = _ArgumentParser(
+        prog=PROG,
+        usage="%(prog)s [OPTIONS] -o OUTPUT INPUTS...",
+        description=(
+            "Link LLVM bitcode (from C or Rust) into one BPF object file. "
+            "Works as rustc's linker: -C linker=bpf-linker."
+        ),
+        epilog=(
+            "Arguments of the form @FILE are read from FILE (one or more per line, "
+            "GNU ld quoting). The pass pipeline the flags select is shown by "
+            "--print-pipeline and can be replaced with -p."
+        ),
+        allow_abbrev=False,
+        add_help=False,
+    )
+    parser.add_argument(
+        "inputs", nargs="*", metavar="INPUTS",
+        help="input files: bitcode, LLVM IR, objects with embedded bitcode, "
+             "static libraries (.a, .rlib)",
+    )
+
+    opts = parser.add_argument_group("options")
+    opts.add_argument("-h", "--help", action="help", help="show this help and exit")
+    opts.add_argument(
+        "-V", "--version", action="store_true",
+        help="print the version of bpf-linker and of the libLLVM it loads, and exit",
+    )
+    opts.add_argument("-o", "--output", metavar="OUTPUT", help="write the output to OUTPUT")
+    opts.add_argument(
+        "--emit", action="append", type=_emit_kind, metavar="KIND",
+        help="output kind: obj (default), asm, llvm-ir or llvm-bc; if repeated, the first wins",
+    )
+    opts.add_argument(
+        "-O", dest="opt_level", action="append", type=_opt_level, metavar="LEVEL",
+        help="optimization level: 0, 1, 2 (default), 3, s or z; 0 is treated as 1; "
+             "if repeated, the last wins",
+    )
+    opts.add_argument(
+        "--target", metavar="TRIPLE",
+        help="target triple: bpf, bpfel or bpfeb (default: the first input's if it is BPF, else bpf)",
+    )
+    opts.add_argument(
+        "--cpu", default="generic", metavar="CPU",
+        help="target BPF processor: generic (default), probe, v1, v2, v3, or any other "
+             "the loaded LLVM knows (v4 from LLVM 19)",
+    )
+    opts.add_argument(
+        "--cpu-features", default="", metavar="FEATURES",
+        help="enable (+f) or disable (-f) CPU features, comma separated, "
+             "e.g. --cpu-features=+alu32,-dwarfris",
+    )
+    opts.add_argument(
+        "--export", action="append", default=[], metavar="SYMBOLS",
+        help="keep these symbols (comma separated) external; repeatable",
+    )
+    opts.add_argument(
+        "--export-symbols", action="append", default=[], metavar="FILE",
+        help="keep the symbols listed in FILE (one per line) external; repeatable",
+    )
+    opts.add_argument(
+        "-L", dest="library_paths", action="append", default=[], metavar="DIR",
+        help="library search directory (accepted for rustc, not used)",
+    )
+    opts.add_argument(
+        "--unroll-loops", action="store_true",
+        help="try hard to unroll loops (for kernels that do not support loops)",
+    )
+    opts.add_argument(
+        "--ignore-inline-never", action="store_true",
+        help="ignore noinline/#[inline(never)] (for kernels that do not support function calls)",
+    )
+    opts.add_argument(
+        "--disable-expand-memcpy-in-order", action="store_true",
+        help="do not pass --bpf-expand-memcpy-in-order to LLVM",
+    )
+    opts.add_argument(
+        "--disable-memory-builtins", action="store_true",
+        help="do not export memcpy, memmove, memset, memcmp and bcmp",
+    )
+    opts.add_argument(
+        "--btf", action=argparse.BooleanOptionalAction, default=None,
+        help="keep debug info and emit kernel-compatible BTF (--no-btf: strip debug info; "
+             "default: BTF when the inputs have debug info)",
+    )
+    opts.add_argument(
+        "--allow-bpf-trap", action="store_true",
+        help="let LLVM turn unreachable into __bpf_trap calls "
+             "(do not pass --bpf-disable-trap-unreachable)",
+    )
+    opts.add_argument(
+        "--llvm-args", action="append", default=[], metavar="ARGS",
+        help="extra LLVM command-line options, comma separated, after the linker's own; "
+             "repeatable; attach options that start with '-': --llvm-args=-foo",
+    )
+    opts.add_argument(
+        "--dump-module", metavar="DIR",
+        help="write the module after linking (pre-opt.ll) and after optimizing (post-opt.ll) to DIR",
+    )
+    opts.add_argument("--log-file", metavar="PATH", help="also append log messages to PATH")
+    opts.add_argument(
+        "--log-level", type=_log_level, metavar="LEVEL",
+        help="log level: error, warn (default), info, debug (adds tracebacks) or trace",
+    )
+    opts.add_argument(
+        "--fatal-errors", type=_bool_value, default=True, metavar="BOOL",
+        help="fail when LLVM reports an error diagnostic: true (default) or false",
+    )
+    opts.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)  # rustc passes it
+
+    pipe = parser.add_argument_group("pass pipeline and LLVM")
+    pipe.add_argument(
+        "--llvm", metavar="PATH",
+        help="libLLVM shared library to load (default: $BPF_LINKER_LLVM, then the "
+             "rustc on PATH's, then the system's newest)",
+    )
+    pipe.add_argument(
+        "-p", "--passes", metavar="PIPELINE",
+        help="run PIPELINE (written as --print-pipeline prints it) instead of the one the flags build",
+    )
+    pipe.add_argument(
+        "--print-pipeline", action="store_true",
+        help="print the pass pipeline the other flags select, and exit",
+    )
+    pipe.add_argument(
+        "--load-pass-plugin", dest="pass_plugins", action="append", default=[], metavar="FILE.py",
+        help="load the passes a Python file lists in PASSES; repeatable",
+    )
+    pipe.add_argument(
+        "--print-before", action="append", default=[], metavar="PASSES",
+        help="print the module before these passes (comma separated); repeatable",
+    )
+    pipe.add_argument(
+        "--print-after", action="append", default=[], metavar="PASSES",
+        help="print the module after these passes (comma separated); repeatable",
+    )
+    pipe.add_argument(
+        "--print-changed", action="store_true",
+        help="print the module after every pass that changed it",
+    )
+    pipe.add_argument("--time-passes", action="store_true", help="report the time each pass takes")
+    return parser
+
+
+# --- parsing ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Command:
+    """What a command line asks for: `action` is "link", "version" or "print-pipeline"."""
+
+    action: str
+    options: LinkOptions
+    log: LogConfig
+
+
+def _split_commas(values: Sequence[str]) -> tuple[str, ...]:
+    return tuple(item for value in values for item in value.split(",") if item)
+
+
+def _rust_log_level(environ: Mapping[str, str]) -> str | None:
+    """The level RUST_LOG gives the linker, if it is a plain one ("debug", "bpf_linker=info")."""
+    spec = environ.get("RUST_LOG", "").strip()
+    default = specific = None
+    for directive in spec.split(","):
+        directive = directive.strip()
+        target, sep, level = directive.rpartition("=")
+        level = level.lower()
+        if level == "off":
+            level = "error"
+        if level not in LOG_LEVELS:
+            continue
+        if not sep:
+            default = level
+        elif target in ("bpf_linker", "bpf-linker"):
+            specific = level
+    return specific or default
+
+
+def _parse_response_file(text: str) -> list[str]:
+    """Split a response file like libiberty's buildargv (GNU ld's @FILE)."""
+    args: list[str] = []
+    current: list[str] = []
+    in_arg = squote = dquote = escape = False
+    for ch in text:
+        if escape:
+            current.append(ch)
+            escape = False
+        elif ch == "\\":
+            escape = in_arg = True
+        elif squote:
+            if ch == "'":
+                squote = False
+            else:
+                current.append(ch)
+        elif dquote:
+            if ch == '"':
+                dquote = False
+            else:
+                current.append(ch)
+        elif ch.isspace():
+            if in_arg:
+                args.append("".join(current))
+                current, in_arg = [], False
+        elif ch == "'":
+            squote = in_arg = True
+        elif ch == '"':
+            dquote = in_arg = True
+        else:
+            current.append(ch)
+            in_arg = True
+    if in_arg:
+        args.append("".join(current))
+    return args
+
+
+def expand_response_files(argv: Sequence[str], _depth: int = 0) -> list[str]:
+    """Replace each `@FILE` argument naming a readable file with the arguments in it."""
+    out: list[str] = []
+    for arg in argv:
+        if arg.startswith("@") and len(arg) > 1:
+            try:
+                data = Path(arg[1:]).read_bytes()
+            except OSError:
+                out.append(arg)  # as GNU ld: an unreadable @FILE is a literal argument
+                continue
+            if _depth >= 32:
+                raise CommandLineError(f"response file '{arg[1:]}': too deeply nested")
+            out.extend(expand_response_files(_parse_response_file(os.fsdecode(data)), _depth + 1))
+        else:
+            out.append(arg)
+    return out
+
+
+def parse_command(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> Command:
+    """Parse argv (without the program name). Runs nothing and reads no input files.
+
+    Raises CommandLineError for arguments that do not parse (exit status 2), UsageError
+    for values LinkOptions rejects, and SystemExit(0) after printing --help.
+    """
+    environ = os.environ if environ is None else environ
+    parser = build_parser()
+    argv = expand_response_files(argv)
+    # Everything after `--` is an input. Split it off by hand: argparse's intermixed
+    # parsing loses track of `--`.
+    trailing: list[str] = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, trailing = argv[:cut], argv[cut + 1:]
+    args = parser.parse_intermixed_args(argv)
+    args.inputs = [*args.inputs, *trailing]
+
+    if args.version:
+        action = "version"
+    elif args.print_pipeline:
+        action = "print-pipeline"
+    else:
+        action = "link"
+        missing = []
+        if args.output is None:
+            missing.append("-o/--output")
+        if not args.inputs:
+            missing.append("INPUTS")
+        if missing:
+            parser.error(f"the following arguments are required: {', '.join(missing)}")
+
+    options = LinkOptions(
+        inputs=tuple(args.inputs),
+        output=args.output if args.output is not None else "",
+        emit=args.emit[0] if args.emit else "obj",  # upstream: the first --emit wins
+        opt_level=args.opt_level[-1] if args.opt_level else "2",  # ... and the last -O
+        target=args.target,
+        cpu=args.cpu,
+        cpu_features=args.cpu_features,
+        export=_split_commas(args.export),
+        export_symbols=tuple(args.export_symbols),
+        library_paths=tuple(args.library_paths),
+        unroll_loops=args.unroll_loops,
+        ignore_inline_never=args.ignore_inline_never,
+        disable_expand_memcpy_in_order=args.disable_expand_memcpy_in_order,
+        disable_memory_builtins=args.disable_memory_builtins,
+        btf=args.btf,
+        allow_bpf_trap=args.allow_bpf_trap,
+        llvm_args=_split_commas(args.llvm_args),
+        dump_module=args.dump_module,
+        fatal_errors=args.fatal_errors,
+        llvm=args.llvm,
+        passes=args.passes,
+        pass_plugins=tuple(args.pass_plugins),
+        print_after=_split_commas(args.print_after),
+        print_before=_split_commas(args.print_before),
+        print_changed=args.print_changed,
+        time_passes=args.time_passes,
+    )
+    level = args.log_level or _rust_log_level(environ) or "warn"
+    return Command(action, options, LogConfig(level=level, file=args.log_file))
+
+
+def parse_options(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> tuple[LinkOptions, LogConfig]:
+    """The LinkOptions and LogConfig a command line gives; see parse_command()."""
+    command = parse_command(argv, environ)
+    return command.options, command.log
+
+
+# --- running ----------------------------------------------------------------------------
+
+
+def package_version() -> str:
+    """This package's version: installed metadata, else the checkout's pyproject.toml."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("bpf-linker")
+    except metadata.PackageNotFoundError:
+        pass
+    try:
+        text = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text(encoding="utf-8")
+    except OSError:
+        return "unknown"
+    match = re.search(r'^version\s*=\s*"([^"]+)"', text, re.MULTILINE)
+    return match.group(1) if match else "unknown"
+
+
+def _print_version(options: LinkOptions) -> None:
+    print(f"{PROG} {package_version()}", flush=True)
+    from .bindings import load_llvm
+
+    llvm = load_llvm(options.llvm)
+    print(f"LLVM {'.'.join(str(part) for part in llvm.version)} ({llvm.path})")
+
+
+def _run(command: Command) -> None:
+    if command.action == "version":
+        _print_version(command.options)
+    elif command.action == "print-pipeline":
+        from .pipeline import pipeline_for
+
+        print(pipeline_for(command.options).spec())
+    else:
+        from .driver import link
+
+        link(command.options)
+
+
+def _describe_os_error(error: OSError) -> str:
+    if error.filename is not None and error.strerror:
+        return f"{error.filename}: {error.strerror}"
+    return str(error)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run `bpf-linker` with argv (default sys.argv[1:]); returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        command = parse_command(argv)
+    except CommandLineError as error:
+        sys.stderr.write(f"{error.usage}{PROG}: error: {error}\n")
+        return error.exit_status
+    except BpfLinkerError as error:
+        sys.stderr.write(f"{PROG}: error: {error}\n")
+        return 1
+    except SystemExit as exit_:  # --help
+        return exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 2)
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{PROG}: error: interrupted\n")
+        return 130
+
+    try:
+        undo_logging = configure_logging(command.log)
+    except OSError as error:
+        sys.stderr.write(f"{PROG}: error: cannot open log file: {_describe_os_error(error)}\n")
+        return 1
+
+    try:
+        logger.info("command line: %s", shlex.join([PROG, *argv]))
+        try:
+            _run(command)
+        except BpfLinkerError as error:
+            logger.error("%s", error)
+            logger.debug("traceback:", exc_info=True)
+            return 1
+        except OSError as error:
+            logger.error("%s", _describe_os_error(error))
+            logger.debug("traceback:", exc_info=True)
+            return 1
+        except KeyboardInterrupt:
+            logger.error("interrupted")
+            return 130
+        except Exception as error:  # a bug: one line, the traceback with --log-level debug
+            hint = "" if command.log.show_tracebacks else " (run with --log-level=debug for a traceback)"
+            logger.error("internal error: %s: %s%s", type(error).__name__, error, hint)
+            logger.debug("traceback:", exc_info=True)
+            return 1
+        return 0
+    finally:
+        undo_logging()

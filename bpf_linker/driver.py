@@ -1,0 +1,66 @@
+"""link(): load LLVM, build the pipeline, run it on a fresh context and write the output."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from .bindings import Context, Module, load_llvm, set_command_line
+from .instrument import attach
+from .options import LinkOptions
+from .output import refuse_input_as_output, write_atomically
+from .pipeline import LinkContext, Pipeline, parse_pipeline, pipeline_for
+from .registry import default_registry
+
+log = logging.getLogger("bpf_linker")
+
+
+@dataclass
+class LinkResult:
+    outputs: dict[str, bytes]
+    pipeline: str
+    llvm_args: list[str]
+    diagnostics: list
+
+
+def base_llvm_args(library, options: LinkOptions) -> list[str]:
+    # LLVM 17+ otherwise refuses to inline always_inline helpers at cold call sites.
+    args = ["--cold-callsite-rel-freq=0"]
+    if not options.allow_bpf_trap and library.major >= 21:
+        args.append("--bpf-disable-trap-unreachable")
+    return args
+
+
+def build_pipeline(options: LinkOptions) -> Pipeline:
+    registry = default_registry(options.pass_plugins)
+    if options.passes:
+        return parse_pipeline(options.passes, registry)
+    return pipeline_for(options, registry)
+
+
+def link(options: LinkOptions, pipeline: Pipeline | None = None) -> LinkResult:
+    """Run one link. Writes `options.output` (atomically) when it is set; returns the outputs too."""
+    if options.output:
+        refuse_input_as_output(options.output, options.inputs)
+    library = load_llvm(options.llvm)
+    log.debug("LLVM %s from %s (%s)", ".".join(map(str, library.version)), library.path, library.source)
+    pipeline = pipeline or build_pipeline(options)
+    hooks = attach(pipeline, options)
+    context = Context(library)
+    ctx = LinkContext(options=options, library=library, context=context)
+    llvm_args = base_llvm_args(library, options) + pipeline.llvm_args(ctx) + list(options.llvm_args)
+    log.debug("LLVM options: %s", " ".join(llvm_args))
+    set_command_line(library, llvm_args)
+    log.info("pipeline: %s", pipeline.spec())
+    module = Module.create(context, "linked_module")
+    try:
+        pipeline.run(module, ctx)
+    finally:
+        for h in hooks:
+            if hasattr(h, "report"):
+                h.report()
+    if options.output and ctx.outputs:
+        (data,) = ctx.outputs.values() if len(ctx.outputs) == 1 else (ctx.outputs[options.emit],)
+        write_atomically(options.output, data)
+    return LinkResult(outputs=dict(ctx.outputs), pipeline=pipeline.spec(), llvm_args=llvm_args,
+                      diagnostics=list(context.diagnostics))

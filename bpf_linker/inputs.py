@@ -1,0 +1,560 @@
+"""Turn input paths into linkable objects by content: bitcode, IR text, ELF with .llvmbc, ar archives."""
+
+from __future__ import annotations
+
+import codecs
+import io
+import logging
+from dataclasses import dataclass, field
+from typing import Iterator, Sequence
+
+from elftools.elf.constants import SH_FLAGS
+from elftools.elf.elffile import ELFFile
+
+from .errors import InputError
+
+BITCODE_MAGIC = b"BC\xc0\xde"
+WRAPPER_MAGIC = b"\xde\xc0\x17\x0b"
+ELF_MAGIC = b"\x7fELF"
+ARCHIVE_MAGIC = b"!<arch>\n"
+THIN_ARCHIVE_MAGIC = b"!<thin>\n"
+
+_NO_BITCODE_HINT = "(compile with -emit-llvm or -fembed-bitcode)"
+
+
+@dataclass(frozen=True)
+class InputObject:
+    """One linkable module: raw bitcode (plain or wrapper format) or IR text."""
+
+    name: str  # "path", "path(member)", "outer.a(inner.a)(member)"
+    kind: str  # "bitcode" or "ir"
+    data: bytes
+
+
+# --- classification ---------------------------------------------------------
+
+# Starts of the first non-comment line of textual IR.
+_IR_KEYWORDS = (
+    "source_filename",
+    "target datalayout",
+    "target triple",
+    "define ",
+    "declare ",
+    "attributes ",
+    "module asm",
+    "uselistorder",
+)
+# Sigils of top-level IR entities (@global, %type, !metadata, $comdat, ^summary),
+# which must be followed by a name, a number or a quoted name.
+_IR_SIGILS = "@%!$^"
+_IR_NAME_START = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789$._-\"")
+_IR_SCAN_LIMIT = 64 * 1024
+_TEXT_CONTROLS = frozenset("\t\n\r\f\v")
+
+
+def classify(data: bytes) -> str:
+    """Return "archive", "bitcode", "elf", "ir" or "unknown" for the content `data`."""
+    if data.startswith((ARCHIVE_MAGIC, THIN_ARCHIVE_MAGIC)):
+        return "archive"
+    if data.startswith((BITCODE_MAGIC, WRAPPER_MAGIC)):
+        return "bitcode"
+    if data.startswith(ELF_MAGIC):
+        return "elf"
+    if _looks_like_ir(data):
+        return "ir"
+    return "unknown"
+
+
+def _looks_like_ir(data: bytes) -> bool:
+    """True if the text starts, after blank and `;` comment lines, with an IR entity."""
+    window = data[:_IR_SCAN_LIMIT]
+    truncated = len(data) > len(window)
+    if window.startswith(codecs.BOM_UTF8):
+        window = window[len(codecs.BOM_UTF8) :]
+    saw_comment = False
+    lines = window.split(b"\n")
+    for index, raw in enumerate(lines):
+        is_last = index == len(lines) - 1
+        line = _decode_text_line(raw, partial=truncated and is_last)
+        if line is None:
+            return False
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith(";"):
+            saw_comment = True
+            continue
+        return _starts_ir_entity(line)
+    # Only comments (an empty module to LLVM), or a comment header longer than we scan.
+    return saw_comment
+
+
+def _decode_text_line(raw: bytes, partial: bool) -> str | None:
+    """Decode one line as UTF-8 text; None if it is not text (bad UTF-8, control bytes)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        line = decoder.decode(raw, final=not partial)
+    except UnicodeDecodeError:
+        return None
+    if any((c < " " and c not in _TEXT_CONTROLS) or c == "\x7f" for c in line):
+        return None
+    return line
+
+
+def _starts_ir_entity(line: str) -> bool:
+    if line.startswith(_IR_KEYWORDS):
+        return True
+    return len(line) > 1 and line[0] in _IR_SIGILS and line[1] in _IR_NAME_START
+
+
+# --- reading inputs ---------------------------------------------------------
+
+
+@dataclass
+class _Collector:
+    """What reading the inputs produced so far, and what it left out."""
+
+    log: logging.Logger
+    objects: list[InputObject] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def read_inputs(paths: Sequence[str], log: logging.Logger) -> list[InputObject]:
+    """Read every input path, in order, into a flat list of bitcode and IR objects."""
+    if not paths:
+        raise InputError("no input files")
+    found = _Collector(log)
+    for path in paths:
+        data = _read_file(path)
+        kind = classify(data)
+        if kind == "unknown":
+            raise InputError(
+                f"{path}: unrecognized input (not LLVM bitcode, IR text, ELF or ar archive)"
+            )
+        _collect(path, data, kind, found, in_archive=False)
+    if not found.objects:
+        names = found.skipped or list(paths)
+        raise InputError(f"no bitcode in the inputs: {', '.join(names)} {_NO_BITCODE_HINT}")
+    return found.objects
+
+
+def _read_file(path: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory") from None
+    except OSError as e:
+        raise InputError(f"{path}: cannot read: {e.strerror or e}") from None
+    if not data:
+        raise InputError(f"{path}: empty file")
+    return data
+
+
+def _collect(name: str, data: bytes, kind: str, found: _Collector, in_archive: bool) -> None:
+    """Add the objects in `data` (named `name`, of content kind `kind`) to `found`."""
+    if kind in ("bitcode", "ir"):
+        found.log.debug("%s: %s", name, "bitcode" if kind == "bitcode" else "IR text")
+        found.objects.append(InputObject(name, kind, data))
+    elif kind == "archive":
+        for member_name, member_data in _archive_members(name, data):
+            member_kind = classify(member_data)
+            if member_kind == "unknown" or _is_rust_metadata(member_name):
+                _skip_member(member_name, found)
+            else:
+                _collect(member_name, member_data, member_kind, found, in_archive=True)
+    elif kind == "elf":
+        bitcode = _embedded_bitcode(name, data)
+        if bitcode is not None:
+            found.log.debug("%s: bitcode embedded in ELF", name)
+            found.objects.append(InputObject(name, "bitcode", bitcode))
+        elif in_archive:
+            _skip_member(name, found)
+        else:
+            _skip_elf(name, data, found)
+    else:
+        raise AssertionError(f"unexpected input kind {kind!r}")
+
+
+def _is_rust_metadata(member_name: str) -> bool:
+    return member_name.endswith("(lib.rmeta)")
+
+
+def _skip_member(name: str, found: _Collector) -> None:
+    found.skipped.append(name)
+    if _is_rust_metadata(name):
+        found.log.debug("%s: Rust metadata, skipped", name)
+    else:
+        found.log.info("%s: skipped non-bitcode archive member", name)
+
+
+def _skip_elf(name: str, data: bytes, found: _Collector) -> None:
+    found.skipped.append(name)
+    if _is_symbols_only(data):
+        # rustc passes such a symbols.o on every link: nothing to warn about.
+        found.log.debug("%s: symbols-only ELF object without bitcode, skipped", name)
+    else:
+        found.log.warning("%s: no embedded bitcode (.llvmbc section), skipped", name)
+
+
+# --- ELF --------------------------------------------------------------------
+
+
+def _embedded_bitcode(name: str, data: bytes) -> bytes | None:
+    """The bytes of the `.llvmbc` section, or None if there is none (or only a marker)."""
+    try:
+        section = ELFFile(io.BytesIO(data)).get_section_by_name(".llvmbc")
+        if section is None or section["sh_type"] == "SHT_NOBITS":
+            return None
+        bitcode = section.data()
+    except Exception as e:  # pyelftools raises many unrelated types on bad input
+        raise InputError(f"{name}: malformed ELF: {_reason(e)}") from None
+    # -fembed-bitcode=marker leaves an empty (or one-byte) placeholder section.
+    if len(bitcode) <= 1:
+        return None
+    if classify(bitcode) != "bitcode":
+        raise InputError(f"{name}: .llvmbc section does not hold LLVM bitcode")
+    return bitcode
+
+
+def _is_symbols_only(data: bytes) -> bool:
+    """True for an ELF like rustc's symbols.o: no code and no initialized data."""
+    try:
+        for section in ELFFile(io.BytesIO(data)).iter_sections():
+            if section["sh_flags"] & SH_FLAGS.SHF_EXECINSTR:
+                return False
+            if section["sh_type"] == "SHT_PROGBITS" and section["sh_size"] > 0:
+                return False
+    except Exception:  # already parsed once for .llvmbc; treat oddities as real objects
+        return False
+    return True
+
+
+def _reason(error: Exception) -> str:
+    return str(error) or type(error).__name__
+
+
+# --- ar archives ------------------------------------------------------------
+
+_HEADER_SIZE = 60
+_HEADER_END = b"`\n"
+_GNU_SYMBOL_TABLES = ("/", "/SYM64/")
+_GNU_NAME_TABLE = "//"
+_BSD_SYMBOL_TABLES = ("__.SYMDEF", "__.SYMDEF SORTED", "__.SYMDEF_64", "__.SYMDEF_64 SORTED")
+_BSD_LONG_NAME = b"#1/"
+_MAX_NESTING = 32
+
+
+def _archive_members(name: str, data: bytes, depth: int = 0) -> Iterator[tuple[str, bytes]]:
+    """Yield (display name, content) of every member, descending into nested archives."""
+    if data.startswith(THIN_ARCHIVE_MAGIC):
+        raise InputError(f"{name}: thin archives are not supported")
+    if depth > _MAX_NESTING:
+        raise InputError(f"{name}: archives nested more than {_MAX_NESTING} deep")
+    for member, content in _parse_archive(name, data):
+        member_name = f"{name}({member})"
+        if content.startswith((ARCHIVE_MAGIC, THIN_ARCHIVE_MAGIC)):
+            yield from _archive_members(member_name, content, depth + 1)
+        else:
+            yield member_name, content
+
+
+def _parse_archive(archive: str, data: bytes) -> Iterator[tuple[str, bytes]]:
+    """Yield (member name, content) of the real members of one GNU or BSD ar archive."""
+    names_table: bytes | None = None
+    offset = len(ARCHIVE_MAGIC)
+    while offset < len(data):
+        if offset % 2:
+            offset += 1  # members start at even offsets
+            continue
+        if len(data) - offset < _HEADER_SIZE:
+            if data[offset:].strip(b"\n"):
+                raise _malformed(archive, f"truncated member header at offset {offset}")
+            return
+        header = data[offset : offset + _HEADER_SIZE]
+        if header[58:60] != _HEADER_END:
+            raise _malformed(archive, f"bad member header at offset {offset} (no '`\\n' terminator)")
+        raw_name = header[:16].rstrip(b" ")
+        size = _parse_size(archive, header[48:58], offset)
+        start = offset + _HEADER_SIZE
+        end = start + size
+        if end > len(data):
+            raise _malformed(
+                archive,
+                f"truncated member '{_display(raw_name)}' at offset {offset}: "
+                f"size {size} extends past the end of the archive",
+            )
+        offset = end
+        content = data[start:end]
+        text_name = raw_name.decode("latin-1")
+        if text_name in _GNU_SYMBOL_TABLES:
+            continue
+        if text_name == _GNU_NAME_TABLE:
+            names_table = content
+            continue
+        if raw_name.startswith(_BSD_LONG_NAME):
+            member, content = _bsd_long_name(archive, raw_name, content, start - _HEADER_SIZE)
+        elif raw_name.startswith(b"/"):
+            member = _gnu_long_name(archive, raw_name, names_table, start - _HEADER_SIZE)
+        else:
+            member = _display(raw_name[:-1] if raw_name.endswith(b"/") else raw_name)
+        if member in _BSD_SYMBOL_TABLES:
+            continue
+        yield member, content
+
+
+def _parse_size(archive: str, field_bytes: bytes, offset: int) -> int:
+    digits = field_bytes.strip(b" ")
+    if not digits or not digits.isdigit():
+        raise _malformed(
+            archive, f"member at offset {offset} has a bad size field {_display(field_bytes)!r}"
+        )
+    return int(digits)
+
+
+def _bsd_long_name(archive: str, raw_name: bytes, content: bytes, offset: int) -> tuple[str, bytes]:
+    """BSD `#1/<len>`: the name is the first <len> bytes of the content (NUL-padded)."""
+    length_text = raw_name[len(_BSD_LONG_NAME) :]
+    if not length_text.isdigit():
+        raise _malformed(
+            archive, f"member at offset {offset} has a bad BSD name length {_display(raw_name)!r}"
+        )
+    length = int(length_text)
+    if length > len(content):
+        raise _malformed(
+            archive, f"member at offset {offset}: BSD name length {length} exceeds the member size {len(content)}"
+        )
+    return _display(content[:length].rstrip(b"\0")), content[length:]
+
+
+def _gnu_long_name(archive: str, raw_name: bytes, table: bytes | None, offset: int) -> str:
+    """GNU `/<n>`: the name starts at byte <n> of the `//` table and ends with `/\\n`."""
+    index_text = raw_name[1:]
+    if not index_text.isdigit():
+        raise _malformed(archive, f"member at offset {offset} has a bad name {_display(raw_name)!r}")
+    index = int(index_text)
+    if table is None:
+        raise _malformed(
+            archive, f"member at offset {offset} refers to long name /{index} but there is no name table"
+        )
+    if index >= len(table):
+        raise _malformed(
+            archive, f"member at offset {offset}: long name reference /{index} is outside the name table"
+        )
+    end = len(table)
+    for terminator in (b"\n", b"\0"):
+        found = table.find(terminator, index)
+        if found != -1:
+            end = min(end, found)
+    name = table[index:end]
+    return _display(name[:-1] if name.endswith(b"/") else name)
+
+
+def _display(raw: bytes) -> str:
+    """Member names are for messages only: decode leniently and escape control characters."""
+    text = raw.decode("utf-8", errors="backslashreplace")
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
+
+
+def _malformed(archive: str, detail: str) -> InputError:
+    return InputError(f"{archive}: malformed archive: {detail}")
+
+
+# --- bitcode producer -------------------------------------------------------
+
+_IDENTIFICATION_BLOCK_ID = 13
+_IDENTIFICATION_CODE_STRING = 1
+
+# Abbreviation ids and operand encodings of the LLVM bitstream format.
+_END_BLOCK, _ENTER_SUBBLOCK, _DEFINE_ABBREV, _UNABBREV_RECORD = 0, 1, 2, 3
+_FIRST_APPLICATION_ABBREV = 4
+_LITERAL, _FIXED, _VBR, _ARRAY, _CHAR6, _BLOB = 0, 1, 2, 3, 4, 5
+_CHAR6_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._"
+
+
+class _Malformed(Exception):
+    """The bitstream is not what we expect; bitcode_producer turns this into None."""
+
+
+class _BitReader:
+    """Little-endian bit cursor over a byte buffer, bounded by `end` (in bits)."""
+
+    def __init__(self, data: memoryview):
+        self.data = data
+        self.pos = 0
+        self.end = len(data) * 8
+
+    def read(self, width: int) -> int:
+        if width == 0:
+            return 0
+        if self.pos + width > self.end:
+            raise _Malformed("read past the end")
+        first, last = self.pos >> 3, (self.pos + width + 7) >> 3
+        value = int.from_bytes(self.data[first:last], "little") >> (self.pos & 7)
+        self.pos += width
+        return value & ((1 << width) - 1)
+
+    def read_vbr(self, width: int) -> int:
+        high_bit = 1 << (width - 1)
+        result, shift = 0, 0
+        while True:
+            chunk = self.read(width)
+            result |= (chunk & (high_bit - 1)) << shift
+            if not chunk & high_bit:
+                return result
+            shift += width - 1
+            if shift > 64:
+                raise _Malformed("VBR value too long")
+
+    def align32(self) -> None:
+        self.pos = (self.pos + 31) & ~31
+        if self.pos > self.end:
+            raise _Malformed("alignment past the end")
+
+    def read_bytes(self, count: int) -> bytes:
+        if self.pos & 7 or self.pos + count * 8 > self.end:
+            raise _Malformed("bad blob")
+        start = self.pos >> 3
+        self.pos += count * 8
+        return bytes(self.data[start : start + count])
+
+    def bits_left(self) -> int:
+        return self.end - self.pos
+
+
+def bitcode_producer(data: bytes) -> str | None:
+    """The producer string of the bitcode's IDENTIFICATION_BLOCK ("LLVM16.0.6"), or None."""
+    try:
+        return _read_producer(data)
+    except (_Malformed, ValueError, IndexError):
+        return None
+
+
+def _bitstream(data: bytes) -> memoryview | None:
+    """The raw bitstream: `data` itself, or the part a bitcode wrapper header points at."""
+    view = memoryview(data)
+    if data.startswith(WRAPPER_MAGIC):
+        if len(data) < 16:
+            return None
+        offset = int.from_bytes(data[8:12], "little")
+        size = int.from_bytes(data[12:16], "little")
+        if offset + size > len(data):
+            return None
+        view = view[offset : offset + size]
+    if bytes(view[:4]) != BITCODE_MAGIC:
+        return None
+    return view
+
+
+def _read_producer(data: bytes) -> str | None:
+    stream = _bitstream(data)
+    if stream is None:
+        return None
+    bits = _BitReader(stream)
+    bits.pos = 32
+    if bits.read(2) != _ENTER_SUBBLOCK or bits.read_vbr(8) != _IDENTIFICATION_BLOCK_ID:
+        return None
+    abbrev_width = bits.read_vbr(4)
+    bits.align32()
+    words = bits.read(32)
+    block_end = bits.pos + words * 32
+    if abbrev_width == 0 or block_end > bits.end:
+        return None
+    bits.end = block_end
+    return _read_identification_block(bits, abbrev_width)
+
+
+def _read_identification_block(bits: _BitReader, abbrev_width: int) -> str | None:
+    abbrevs: list[list[tuple[int, int]]] = []
+    producer = None
+    while True:
+        abbrev_id = bits.read(abbrev_width)
+        if abbrev_id == _END_BLOCK:
+            return producer
+        if abbrev_id == _ENTER_SUBBLOCK:
+            _skip_subblock(bits)
+            continue
+        if abbrev_id == _DEFINE_ABBREV:
+            abbrevs.append(_read_abbrev(bits))
+            continue
+        if abbrev_id == _UNABBREV_RECORD:
+            code = bits.read_vbr(6)
+            operands = [bits.read_vbr(6) for _ in range(_count(bits, bits.read_vbr(6), 1))]
+        else:
+            index = abbrev_id - _FIRST_APPLICATION_ABBREV
+            if index >= len(abbrevs):
+                raise _Malformed("undefined abbreviation")
+            code, operands = _read_abbreviated_record(bits, abbrevs[index])
+        if code == _IDENTIFICATION_CODE_STRING:
+            producer = bytes(operands).decode("utf-8", errors="replace")
+
+
+def _skip_subblock(bits: _BitReader) -> None:
+    bits.read_vbr(8)
+    bits.read_vbr(4)
+    bits.align32()
+    words = bits.read(32)
+    if bits.pos + words * 32 > bits.end:
+        raise _Malformed("sub-block past the end")
+    bits.pos += words * 32
+
+
+def _read_abbrev(bits: _BitReader) -> list[tuple[int, int]]:
+    """DEFINE_ABBREV: a list of (encoding, value) operands; width-0 scalars become literal 0."""
+    operands: list[tuple[int, int]] = []
+    for _ in range(_count(bits, bits.read_vbr(5), 1)):
+        if bits.read(1):
+            operands.append((_LITERAL, bits.read_vbr(8)))
+            continue
+        encoding = bits.read(3)
+        if encoding in (_FIXED, _VBR):
+            width = bits.read_vbr(5)
+            if width > 64 or (encoding == _VBR and width == 1):
+                raise _Malformed("bad operand width")
+            operands.append((encoding, width) if width else (_LITERAL, 0))
+        elif encoding in (_ARRAY, _CHAR6, _BLOB):
+            operands.append((encoding, 0))
+        else:
+            raise _Malformed("unknown operand encoding")
+    if not operands or operands[0][0] in (_ARRAY, _BLOB):
+        raise _Malformed("abbreviation without a record code")
+    return operands
+
+
+def _read_abbreviated_record(bits: _BitReader, abbrev: list[tuple[int, int]]) -> tuple[int, list[int]]:
+    values: list[int] = []
+    for index, (encoding, value) in enumerate(abbrev):
+        if encoding == _ARRAY:
+            if index != len(abbrev) - 2 or abbrev[-1][0] in (_LITERAL, _ARRAY, _BLOB):
+                raise _Malformed("bad array operand")
+            element_encoding, element_width = abbrev[-1]
+            length = _count(bits, bits.read_vbr(6), 1)
+            values.extend(_read_scalar(bits, element_encoding, element_width) for _ in range(length))
+            break
+        if encoding == _BLOB:
+            if index != len(abbrev) - 1:
+                raise _Malformed("blob is not the last operand")
+            length = _count(bits, bits.read_vbr(6), 8)
+            bits.align32()
+            values.extend(bits.read_bytes(length))
+            bits.align32()
+            break
+        values.append(value if encoding == _LITERAL else _read_scalar(bits, encoding, value))
+    return values[0], values[1:]
+
+
+def _read_scalar(bits: _BitReader, encoding: int, width: int) -> int:
+    if encoding == _FIXED:
+        return bits.read(width)
+    if encoding == _VBR:
+        return bits.read_vbr(width)
+    return ord(_CHAR6_ALPHABET[bits.read(6)])
+
+
+def _count(bits: _BitReader, count: int, min_bits_each: int) -> int:
+    """Reject element counts that cannot fit in what is left of the block."""
+    if count * min_bits_each > bits.bits_left():
+        raise _Malformed("count larger than the block")
+    return count

@@ -1,0 +1,119 @@
+"""Logging for the command line: `bpf-linker: <level>: <message>` on stderr (and a file).
+
+Everything the package logs goes through the `bpf_linker` logger (passes use child
+loggers named after themselves). The CLI configures it once per run with
+`configure_logging()` and undoes that afterwards, so `main()` can run many times in
+one process (tests do).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass
+from typing import Callable, TextIO
+
+from .options import LOG_LEVELS
+
+#: Below DEBUG, for `--log-level trace` (use `logger.log(TRACE, ...)`).
+TRACE = 5
+logging.addLevelName(TRACE, "TRACE")
+
+LOGGER_NAME = "bpf_linker"
+
+LEVELS = {
+    "error": logging.ERROR,
+    "warn": logging.WARNING,
+    "info": logging.INFO,
+    "debug": logging.DEBUG,
+    "trace": TRACE,
+}
+
+_LEVEL_WORDS = {
+    logging.CRITICAL: "error",
+    logging.ERROR: "error",
+    logging.WARNING: "warning",
+    logging.INFO: "info",
+    logging.DEBUG: "debug",
+    TRACE: "trace",
+}
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    """How the CLI logs: a level from LOG_LEVELS and an optional extra log file."""
+
+    level: str = "warn"
+    file: str | None = None
+
+    def __post_init__(self):
+        if self.level not in LOG_LEVELS:
+            from .errors import UsageError
+
+            raise UsageError(f"invalid log level '{self.level}' (expected one of {', '.join(LOG_LEVELS)})")
+
+    @property
+    def levelno(self) -> int:
+        return LEVELS[self.level]
+
+    @property
+    def show_tracebacks(self) -> bool:
+        """Tracebacks are logged (at debug) only with `--log-level debug` or `trace`."""
+        return self.levelno <= logging.DEBUG
+
+
+class LineFormatter(logging.Formatter):
+    """`bpf-linker: warning: message`, the way compilers and linkers report."""
+
+    def __init__(self, prog: str = "bpf-linker"):
+        super().__init__()
+        self.prog = prog
+
+    def format(self, record: logging.LogRecord) -> str:
+        word = _LEVEL_WORDS.get(record.levelno, record.levelname.lower())
+        text = f"{self.prog}: {word}: {record.getMessage()}"
+        if record.exc_info:
+            if not record.exc_text:
+                record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            text = f"{text}\n{record.exc_text}"
+        if record.stack_info:
+            text = f"{text}\n{self.formatStack(record.stack_info)}"
+        return text
+
+
+def configure_logging(config: LogConfig, stream: TextIO | None = None) -> Callable[[], None]:
+    """Send the `bpf_linker` logger's records to `stream` (default stderr) and the log file.
+
+    Returns a function that removes the handlers again and closes the file. Raises
+    OSError when the log file cannot be opened (nothing is left configured then).
+    """
+    logger = logging.getLogger(LOGGER_NAME)
+    formatter = LineFormatter()
+    handlers: list[logging.Handler] = []
+    console = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    console.setFormatter(formatter)
+    handlers.append(console)
+    if config.file is not None:
+        file_handler = logging.FileHandler(config.file, mode="a", encoding="utf-8")
+        file_handler.setFormatter(formatter)
+        handlers.append(file_handler)
+
+    saved = (logger.level, logger.propagate)
+    logger.setLevel(config.levelno)
+    logger.propagate = False
+    for handler in handlers:
+        logger.addHandler(handler)
+
+    def undo() -> None:
+        for handler in handlers:
+            logger.removeHandler(handler)
+            try:
+                handler.flush()
+            finally:
+                if isinstance(handler, logging.FileHandler):
+                    handler.close()
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
+
+    return undo

@@ -1,0 +1,266 @@
+"""Pass, LinkContext and Pipeline: an ordered list of passes over one module, as a string or objects."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import typing
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from .errors import BpfLinkerError, PassError, PipelineError
+from .options import LinkOptions
+
+
+@dataclass(frozen=True)
+class Pass:
+    """Base of every pass: a frozen dataclass whose fields are its options.
+
+    Subclasses set `name` (kebab-case, as written in pipeline strings) and `summary`,
+    and implement `run`. A pass that needs LLVM command-line options returns them
+    from `llvm_args`; the pipeline sets them all once, before the first pass runs.
+    """
+
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+
+    def run(self, module, ctx: "LinkContext") -> None:
+        raise NotImplementedError
+
+    def llvm_args(self, ctx: "LinkContext") -> list[str]:
+        return []
+
+    def spec(self) -> str:
+        """This pass as pipeline text: `name{key=value ...}` with non-default options only."""
+        parts = []
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            default = f.default if f.default is not dataclasses.MISSING else (
+                f.default_factory() if f.default_factory is not dataclasses.MISSING else dataclasses.MISSING)
+            if value == default:
+                continue
+            parts.append(f"{f.name.replace('_', '-')}={_format_value(value)}")
+        return f"{self.name}{{{' '.join(parts)}}}" if parts else self.name
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (tuple, list)):
+        text = ",".join(str(v) for v in value)
+    else:
+        text = str(value)
+    if text == "" or any(c in text for c in ' {}"') or (not isinstance(value, (tuple, list)) and "," in text):
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return text
+
+
+@dataclass
+class LinkContext:
+    """What a pass may use besides the module."""
+
+    options: LinkOptions
+    library: Any  # bindings.Library
+    context: Any  # bindings.Context
+    inputs: list = field(default_factory=list)  # InputObject list, filled by unpack-archives
+    exports: set[str] = field(default_factory=set)
+    # symbol name -> input that defines it / inputs that reference it undefined (for errors)
+    definitions: dict[str, str] = field(default_factory=dict)
+    references: dict[str, list[str]] = field(default_factory=dict)
+    first_triple: str | None = None
+    outputs: dict[str, bytes] = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)  # free-form notes passes leave for later passes
+    _target_machine: Any = None
+
+    def logger(self, pass_name: str) -> logging.Logger:
+        return logging.getLogger(f"bpf_linker.passes.{pass_name}")
+
+    @property
+    def triple(self) -> str:
+        """--target, else the first input's triple if it is a BPF one, else `bpf` (host byte order)."""
+        target = self.options.target
+        if target:
+            return target
+        if self.first_triple and self.first_triple.startswith("bpf"):
+            return self.first_triple
+        return "bpf"
+
+    @property
+    def target_machine(self):
+        if self._target_machine is None:
+            from .bindings import TargetMachine
+            self._target_machine = TargetMachine.create(
+                self.library, self.triple, self.options.cpu, self.options.cpu_features)
+        return self._target_machine
+
+
+Hook = typing.Callable[[Pass, Any, LinkContext], None]
+
+
+@dataclass
+class Pipeline:
+    """An ordered list of passes. Instrumentation hooks run before and after each pass."""
+
+    passes: list[Pass]
+    before: list[Hook] = field(default_factory=list)
+    after: list[Hook] = field(default_factory=list)
+
+    def spec(self) -> str:
+        return ",".join(p.spec() for p in self.passes)
+
+    def llvm_args(self, ctx: LinkContext) -> list[str]:
+        args: list[str] = []
+        for p in self.passes:
+            for a in p.llvm_args(ctx):
+                if a not in args:
+                    args.append(a)
+        return args
+
+    def run(self, module, ctx: LinkContext) -> None:
+        for p in self.passes:
+            for hook in self.before:
+                hook(p, module, ctx)
+            try:
+                p.run(module, ctx)
+            except BpfLinkerError:
+                raise
+            except Exception as e:  # a bug in a (possibly user) pass: name it
+                raise PassError(p.name, f"{type(e).__name__}: {e}") from e
+            for hook in self.after:
+                hook(p, module, ctx)
+
+
+# -- pipeline text -------------------------------------------------------------
+
+def _split_top(text: str, sep: str) -> list[str]:
+    """Split on `sep` outside braces and double quotes."""
+    parts, depth, quoted, start, i = [], 0, False, 0, 0
+    while i < len(text):
+        c = text[i]
+        if quoted:
+            if c == "\\":
+                i += 1
+            elif c == '"':
+                quoted = False
+        elif c == '"':
+            quoted = True
+        elif c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth < 0:
+                raise PipelineError(f"unbalanced '}}' in pipeline '{text}'")
+        elif c == sep and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+        i += 1
+    if quoted or depth:
+        raise PipelineError(f"unterminated {'quote' if quoted else 'brace'} in pipeline '{text}'")
+    parts.append(text[start:])
+    return parts
+
+
+def _unquote(value: str) -> tuple[str, bool]:
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        out, i = [], 1
+        while i < len(value) - 1:
+            if value[i] == "\\" and i + 1 < len(value) - 1:
+                i += 1
+            out.append(value[i])
+            i += 1
+        return "".join(out), True
+    return value, False
+
+
+def _convert(pass_cls, key: str, raw: str, quoted: bool, hint) -> Any:
+    origin = typing.get_origin(hint)
+    if hint is bool:
+        if raw.lower() in ("true", "1", "yes"):
+            return True
+        if raw.lower() in ("false", "0", "no"):
+            return False
+        raise PipelineError(f"pass '{pass_cls.name}': option '{key}' takes true or false, not '{raw}'")
+    if hint is int:
+        try:
+            return int(raw, 0)
+        except ValueError:
+            raise PipelineError(f"pass '{pass_cls.name}': option '{key}' takes an integer, not '{raw}'") from None
+    if origin is tuple or hint is tuple:
+        return tuple(v for v in raw.split(",") if v) if raw else ()
+    return raw
+
+
+def parse_pipeline(text: str, registry=None) -> Pipeline:
+    """Parse `name{key=value key2=a,b},next-pass` into a Pipeline of pass instances."""
+    from .registry import default_registry
+
+    registry = registry or default_registry()
+    passes = []
+    for element in _split_top(text.strip(), ","):
+        element = element.strip()
+        if not element:
+            raise PipelineError(f"empty pass name in pipeline '{text}'")
+        name, _, rest = element.partition("{")
+        name = name.strip()
+        pass_cls = registry.get(name)
+        kwargs = {}
+        if rest:
+            if not rest.endswith("}"):
+                raise PipelineError(f"pass '{name}': options must end with '}}'")
+            hints = typing.get_type_hints(pass_cls)
+            fields = {f.name for f in dataclasses.fields(pass_cls)}
+            for item in _split_top(rest[:-1].strip(), " "):
+                if not item:
+                    continue
+                key, eq, raw = item.partition("=")
+                attr = key.strip().replace("-", "_")
+                if not eq:
+                    raise PipelineError(f"pass '{name}': option '{key}' needs a value (key=value)")
+                if attr not in fields:
+                    known = ", ".join(sorted(f.replace("_", "-") for f in fields)) or "none"
+                    raise PipelineError(f"pass '{name}' has no option '{key}' (options: {known})")
+                value, quoted = _unquote(raw)
+                kwargs[attr] = _convert(pass_cls, key, value, quoted, hints[attr])
+        try:
+            passes.append(pass_cls(**kwargs))
+        except (TypeError, ValueError) as e:
+            raise PipelineError(f"pass '{name}': {e}") from None
+    return Pipeline(passes)
+
+
+def pipeline_for(options: LinkOptions, registry=None) -> Pipeline:
+    """The pipeline the flags ask for (or -p/--passes verbatim)."""
+    if options.passes:
+        return parse_pipeline(options.passes, registry)
+    from .passes.btf import Btf
+    from .passes.check_undefined import CheckUndefined
+    from .passes.codegen import Codegen
+    from .passes.expand_memcpy import ExpandMemcpy
+    from .passes.ignore_noinline import IgnoreNoinline
+    from .passes.internalize import Internalize
+    from .passes.link import Link
+    from .passes.optimize import Optimize
+    from .passes.unpack_archives import UnpackArchives
+    from .passes.unroll_loops import UnrollLoops
+
+    btf = {None: "auto", True: "keep", False: "strip"}[options.btf]
+    passes: list[Pass] = [
+        UnpackArchives(),
+        Link(),
+        Internalize(export=options.export, export_symbols=options.export_symbols,
+                    memory_builtins=not options.disable_memory_builtins),
+    ]
+    if options.ignore_inline_never:
+        passes.append(IgnoreNoinline())
+    if options.unroll_loops:
+        passes.append(UnrollLoops())
+    passes += [
+        Optimize(level=options.opt_level),
+        # After optimize: MemCpyOpt and loop-idiom turn store sequences into memset calls.
+        ExpandMemcpy(in_order=not options.disable_expand_memcpy_in_order),
+        Btf(mode=btf),
+        CheckUndefined(),
+        Codegen(emit=options.emit),
+    ]
+    return Pipeline(passes)
+

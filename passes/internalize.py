@@ -1,0 +1,83 @@
+"""internalize: make every definition that is not exported internal, so dead code can go."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bpf_linker.bindings import Module
+from bpf_linker.errors import InputError
+from bpf_linker.options import MEMORY_BUILTINS
+from bpf_linker.pipeline import LinkContext, Pass
+
+USED_LISTS = ("llvm.used", "llvm.compiler.used")
+
+
+def read_export_symbols(path: str) -> list[str]:
+    """One symbol per line, no trimming (rustc's format); empty lines are ignored."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return [line for line in f.read().split("\n") if line]
+    except OSError as e:
+        raise InputError(f"{path}: cannot read export symbols file: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: export symbols file is not UTF-8 text") from None
+
+
+def used_names(module: Module) -> set[str]:
+    """Names listed in llvm.used / llvm.compiler.used."""
+    names = set()
+    lib = module.lib
+    for list_name in USED_LISTS:
+        gv = module.get_global(list_name)
+        init = gv.initializer if gv is not None else None
+        if init is None:
+            continue
+        for i in range(lib.LLVMGetNumOperands(init.handle)):
+            op = lib.LLVMGetOperand(init.handle, i)
+            # Typed-pointer IR wraps entries in a bitcast constant expression.
+            while _name(module, op) == "" and lib.LLVMGetNumOperands(op) > 0:
+                op = lib.LLVMGetOperand(op, 0)
+            name = _name(module, op)
+            if name:
+                names.add(name)
+    return names
+
+
+def _name(module: Module, handle) -> str:
+    from bpf_linker.bindings import GlobalValue
+
+    return GlobalValue(module, handle, "value").name
+
+
+@dataclass(frozen=True)
+class Internalize(Pass):
+    name = "internalize"
+    summary = "internalize definitions that are not exported, have no section and are not in llvm.used"
+    export: tuple[str, ...] = ()
+    export_symbols: tuple[str, ...] = ()
+    memory_builtins: bool = True
+
+    def export_set(self) -> set[str]:
+        names = set(self.export)
+        for path in self.export_symbols:
+            names.update(read_export_symbols(path))
+        if self.memory_builtins:
+            names.update(MEMORY_BUILTINS)
+        return names
+
+    def run(self, module: Module, ctx: LinkContext) -> None:
+        log = ctx.logger(self.name)
+        ctx.exports = self.export_set()
+        keep = ctx.exports | used_names(module)
+        for gv in module.global_values():
+            name = gv.name
+            # Declarations stay: kfunc/ksym externs must survive.
+            if gv.is_declaration or gv.linkage.is_local or name.startswith("llvm."):
+                continue
+            if name in keep or gv.section:
+                continue
+            gv.make_internal()
+            log.debug("internalized %s", name)
+
+
+PASSES = [Internalize]

@@ -1,0 +1,65 @@
+"""optimize: whole-program optimization after linking, without re-running what the compiler ran.
+
+Inputs that were already optimized (clang -O2, rustc release) get a post-link pipeline:
+inlining across files, constant propagation and dead code removal, with no loop passes —
+a second IndVarSimplify run has been seen to rewrite a packet-parsing loop's exit test
+into pointer arithmetic the verifier rejects. Unoptimized inputs (a scalar alloca that
+mem2reg would promote is still there, as in rustc's -O0 output) get LLVM's full
+`default<Ox>` pipeline. The BPF target machine always rides along.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bpf_linker.bindings import run_passes
+from bpf_linker.errors import PipelineError
+from bpf_linker.pipeline import LinkContext, Pass
+
+MODES = ("auto", "full", "post-link", "none")
+
+POST_LINK = ("ipsccp,globalopt,deadargelim,"
+             "cgscc(inline,function-attrs,function(sroa,early-cse<memssa>,instcombine,simplifycfg)),"
+             "globalopt,globaldce,constmerge")
+
+
+def full_pipeline(level: str) -> str:
+    # Upstream treats -O0 as -O1: almost nothing unoptimized passes the verifier.
+    return f"default<O{'1' if level == '0' else level}>,dce"
+
+
+@dataclass(frozen=True)
+class Optimize(Pass):
+    name = "optimize"
+    summary = "post-link optimization (auto: full default<Ox> only for unoptimized inputs)"
+    level: str = "2"
+    mode: str = "auto"
+    # An explicit LLVM pipeline string replaces both choices.
+    pipeline: str = ""
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise PipelineError(f"pass 'optimize': mode must be one of {', '.join(MODES)}, not '{self.mode}'")
+        if self.level not in ("0", "1", "2", "3", "s", "z"):
+            raise PipelineError(f"pass 'optimize': level must be 0, 1, 2, 3, s or z, not '{self.level}'")
+
+    def choose(self, ctx: LinkContext) -> tuple[str, str]:
+        """(pipeline, reason)."""
+        if self.pipeline:
+            return self.pipeline, "given"
+        if self.mode == "none":
+            return "", "mode=none"
+        unoptimized = ctx.facts.get("unoptimized_inputs", [])
+        if self.mode == "full" or (self.mode == "auto" and unoptimized):
+            why = "mode=full" if self.mode == "full" else f"unoptimized inputs: {', '.join(unoptimized[:5])}"
+            return full_pipeline(self.level), why
+        return POST_LINK, "inputs already optimized" if self.mode == "auto" else "mode=post-link"
+
+    def run(self, module, ctx: LinkContext) -> None:
+        pipeline, why = self.choose(ctx)
+        ctx.logger(self.name).info("running '%s' (%s)", pipeline, why)
+        if pipeline:
+            run_passes(module, pipeline, ctx.target_machine)
+
+
+PASSES = [Optimize]
