@@ -86,7 +86,9 @@ class Module:
         failed = lib.LLVMParseIRInContext(context.handle, buf.consume(), out, msg)
         text = take_out_message(lib, msg)
         if failed:
-            raise LLVMError(f"{name}: invalid IR: {' '.join(text.split())}", (text,))
+            # LLVM adds the offending source line and a caret below the first line.
+            first = text.strip().splitlines()[0] if text.strip() else "unknown error"
+            raise LLVMError(f"{name}: invalid IR: {first}", (text,))
         return cls(context, out[0])
 
     # -- properties --------------------------------------------------------
