@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 
 from .bindings import Context, Module, load_llvm, set_command_line
@@ -11,6 +12,7 @@ from .options import LinkOptions
 from .output import refuse_input_as_output, write_atomically
 from .pipeline import LinkContext, Pipeline, parse_pipeline, pipeline_for
 from .registry import default_registry
+from .worker import run_isolated
 
 log = logging.getLogger("bpf_linker")
 
@@ -38,16 +40,12 @@ def build_pipeline(options: LinkOptions) -> Pipeline:
     return pipeline_for(options, registry)
 
 
-def link(options: LinkOptions, pipeline: Pipeline | None = None) -> LinkResult:
-    """Run one link. Writes `options.output` (atomically) when it is set; returns the outputs too."""
-    if options.output:
-        refuse_input_as_output(options.output, options.inputs)
+def _in_process(options: LinkOptions, pipeline: Pipeline, progress) -> LinkResult:
     library = load_llvm(options.llvm)
     log.debug("LLVM %s from %s (%s)", ".".join(map(str, library.version)), library.path, library.source)
-    pipeline = pipeline or build_pipeline(options)
     hooks = attach(pipeline, options)
     context = Context(library)
-    ctx = LinkContext(options=options, library=library, context=context)
+    ctx = LinkContext(options=options, library=library, context=context, progress=progress)
     llvm_args = base_llvm_args(library, options) + pipeline.llvm_args(ctx) + list(options.llvm_args)
     log.debug("LLVM options: %s", " ".join(llvm_args))
     set_command_line(library, llvm_args)
@@ -59,8 +57,27 @@ def link(options: LinkOptions, pipeline: Pipeline | None = None) -> LinkResult:
         for h in hooks:
             if hasattr(h, "report"):
                 h.report()
-    if options.output and ctx.outputs:
-        (data,) = ctx.outputs.values() if len(ctx.outputs) == 1 else (ctx.outputs[options.emit],)
-        write_atomically(options.output, data)
     return LinkResult(outputs=dict(ctx.outputs), pipeline=pipeline.spec(), llvm_args=llvm_args,
                       diagnostics=list(context.diagnostics))
+
+
+def link(options: LinkOptions, pipeline: Pipeline | None = None, *, isolate: bool | None = None) -> LinkResult:
+    """Run one link. Writes `options.output` (atomically) when it is set; returns the outputs too.
+
+    By default the LLVM work runs in a forked child (`isolate`): an LLVM crash becomes an
+    LLVMError, and LLVM's process-global options never leak from one link into the next.
+    BPF_LINKER_IN_PROCESS=1 (or isolate=False) runs it here, for debuggers and profilers.
+    """
+    if options.output:
+        refuse_input_as_output(options.output, options.inputs)
+    pipeline = pipeline or build_pipeline(options)
+    if isolate is None:
+        isolate = os.environ.get("BPF_LINKER_IN_PROCESS", "") in ("", "0")
+    if isolate:
+        result = run_isolated(lambda progress: _in_process(options, pipeline, progress), log)
+    else:
+        result = _in_process(options, pipeline, lambda step: None)
+    if options.output and result.outputs:
+        data = result.outputs.get(options.emit) or next(iter(result.outputs.values()))
+        write_atomically(options.output, data)
+    return result

@@ -6,7 +6,7 @@ import dataclasses
 import logging
 import typing
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 from .errors import BpfLinkerError, PassError, PipelineError
 from .options import LinkOptions
@@ -70,6 +70,8 @@ class LinkContext:
     first_triple: str | None = None
     outputs: dict[str, bytes] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)  # free-form notes passes leave for later passes
+    # progress(step): what the link is doing now, named in the message if LLVM crashes.
+    progress: Callable[[str], None] = lambda step: None
     _target_machine: Any = None
 
     def logger(self, pass_name: str) -> logging.Logger:
@@ -118,6 +120,7 @@ class Pipeline:
 
     def run(self, module, ctx: LinkContext) -> None:
         for p in self.passes:
+            ctx.progress(f"running pass '{p.name}'")
             for hook in self.before:
                 hook(p, module, ctx)
             try:

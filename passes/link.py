@@ -70,12 +70,14 @@ class Link(Pass):
         optnone = ctx.context.attribute_kind("optnone")
         unoptimized = ctx.facts.setdefault("unoptimized_inputs", [])
         for obj in ctx.inputs:
+            ctx.progress(f"parsing {obj.name}")
             src = parse_input(ctx, obj)
             if ctx.first_triple is None:
                 ctx.first_triple = src.triple
             if looks_unoptimized(src, optnone):
                 unoptimized.append(obj.name)
             self._resolve_conflicts(module, src, obj.name, ctx)
+            ctx.progress(f"linking {obj.name}")
             errors = module.link_in(src)
             if errors:
                 raise LinkError(f"{obj.name}: cannot link: {'; '.join(errors)}")

@@ -1,0 +1,147 @@
+"""Run a link in a forked child so an LLVM abort or segfault becomes an error, not a dead process.
+
+The child reports progress ("parsing a.bc", "running pass 'codegen'") and finally its
+result or error over a pipe; its stderr goes to a temporary file that the parent
+replays, so LLVM's own messages (fatal errors, ignored-feature warnings) can be read.
+A fork also gives each link fresh process-global LLVM options.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import os
+import pickle
+import re
+import signal
+import sys
+import tempfile
+import traceback
+
+from . import errors
+from .errors import BpfLinkerError, LLVMError
+
+FATAL_PREFIX = "bpf-linker: error: LLVM fatal error: "
+# LLVM's crash reporter output: noise for users, kept for --log-level debug.
+_CRASH_NOISE = re.compile(r"^(PLEASE submit a bug report|Stack dump:|\s*#?\d+ 0x[0-9a-f]+|\s*[0-9]+\.\s|"
+                          r"Program arguments:|LLVM ERROR:)")
+
+
+class _Reporter:
+    def __init__(self, stream):
+        self.stream = stream
+
+    def send(self, *message) -> None:
+        pickle.dump(message, self.stream, protocol=pickle.HIGHEST_PROTOCOL)
+        self.stream.flush()
+
+    def progress(self, step: str) -> None:
+        self.send("progress", step)
+
+
+def _error_payload(error: BaseException):
+    if isinstance(error, BpfLinkerError):
+        return ("error", type(error).__name__, str(error), tuple(getattr(error, "diagnostics", ())), None)
+    return ("error", "internal", f"{type(error).__name__}: {error}", (), traceback.format_exc())
+
+
+def _rebuild_error(name: str, message: str, diagnostics) -> BpfLinkerError:
+    cls = getattr(errors, name, None)
+    if not (isinstance(cls, type) and issubclass(cls, BpfLinkerError)):
+        cls = BpfLinkerError
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    if diagnostics or cls is LLVMError:
+        error.diagnostics = tuple(diagnostics)
+    return error
+
+
+class InternalError(Exception):
+    """A bug in the child (not a user error); carries the child's traceback."""
+
+
+def run_isolated(work, log):
+    """Run `work(progress)` in a forked child; return its result or raise its error.
+
+    `progress(step)` records what the child is doing, for the crash message.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    read_fd, write_fd = os.pipe()
+    err_file = tempfile.TemporaryFile(prefix="bpf-linker-stderr-")
+    pid = os.fork()
+    if pid == 0:  # child
+        status = 0
+        try:
+            faulthandler.disable()  # the parent reports the crash, in one line
+            os.close(read_fd)
+            os.dup2(err_file.fileno(), 2)
+            with os.fdopen(write_fd, "wb") as stream:
+                reporter = _Reporter(stream)
+                try:
+                    reporter.send("result", work(reporter.progress))
+                except BaseException as e:  # everything goes back to the parent
+                    reporter.send(*_error_payload(e))
+        except BaseException:
+            status = 3
+        finally:
+            sys.stderr.flush()
+            os._exit(status)
+
+    os.close(write_fd)
+    step, outcome = "starting", None
+    with os.fdopen(read_fd, "rb") as stream:
+        while True:
+            try:
+                message = pickle.load(stream)
+            except EOFError:
+                break
+            except Exception:  # truncated by a crash mid-message
+                break
+            if message[0] == "progress":
+                step = message[1]
+            else:
+                outcome = message
+    _, wait_status = os.waitpid(pid, 0)
+    err_file.seek(0)
+    captured = err_file.read().decode("utf-8", errors="replace")
+    err_file.close()
+    crashed = outcome is None
+    fatal = _replay_stderr(captured, log, crashed)
+
+    if outcome is not None and outcome[0] == "result":
+        return outcome[1]
+    if outcome is not None:
+        _, name, message, diagnostics, trace = outcome
+        if name == "internal":
+            raise InternalError(f"{message}\n{trace}")
+        raise _rebuild_error(name, message, diagnostics)
+    if os.WIFSIGNALED(wait_status):
+        sig = os.WTERMSIG(wait_status)
+        try:
+            why = signal.Signals(sig).name
+        except ValueError:
+            why = f"signal {sig}"
+        reason = fatal or f"{why} ({signal.strsignal(sig) or 'killed'})"
+    else:
+        reason = fatal or f"exit status {os.WEXITSTATUS(wait_status)}"
+    raise LLVMError(f"LLVM crashed while {step}: {reason}", (captured,))
+
+
+def _replay_stderr(captured: str, log, crashed: bool) -> str | None:
+    """Copy the child's stderr to ours, minus crash-report noise; return LLVM's fatal message, if any.
+
+    After a crash only our own log lines are replayed: the rest is the crash report.
+    """
+    fatal = None
+    keep = []
+    for line in captured.splitlines():
+        if line.startswith(FATAL_PREFIX):
+            fatal = line[len(FATAL_PREFIX):]
+        elif _CRASH_NOISE.match(line) or (crashed and not line.startswith("bpf-linker: ")):
+            log.debug("%s", line)
+        else:
+            keep.append(line)
+    if keep:
+        sys.stderr.write("\n".join(keep) + "\n")
+        sys.stderr.flush()
+    return fatal
