@@ -111,6 +111,12 @@ def discovery_order(explicit: str | None) -> list[tuple[str, str]]:
             + [("system", p) for p in system_llvm_candidates()])
 
 
+def _version_from_name(path: str) -> int | None:
+    """The major version a library's file name promises (libLLVM.so.22.1, libLLVM-16.so.1), if any."""
+    m = re.search(r"libLLVM[-.](?:so\.)?(\d+)", os.path.basename(path))
+    return int(m.group(1)) if m else None
+
+
 def _open(path: str, source: str) -> Library:
     """dlopen one library and check it is a usable LLVM with the BPF target."""
     if not os.path.exists(path):
@@ -136,9 +142,11 @@ def _open(path: str, source: str) -> Library:
     return Library(lib=lib, path=path, version=version, source=source)
 
 
-def load_llvm(explicit: str | None = None) -> Library:
+def load_llvm(explicit: str | None = None, min_major: int | None = None) -> Library:
     """Find, load and initialize libLLVM once per process; later calls return the same library.
 
+    Automatic discovery skips libraries older than `min_major` (they cannot read newer
+    bitcode); an explicit choice (--llvm, BPF_LINKER_LLVM) is loaded as given.
     Asking for a different explicit library after one is loaded is an error: LLVM's
     command-line options and registries are process-global.
     """
@@ -153,20 +161,29 @@ def load_llvm(explicit: str | None = None) -> Library:
         candidates = discovery_order(explicit)
         problems = []
         for source, path in candidates:
+            automatic = source not in ("--llvm", ENV_VAR)
+            if automatic and min_major and _version_from_name(path) and _version_from_name(path) < min_major:
+                problems.append(f"{path}: LLVM {_version_from_name(path)} is older than the inputs' LLVM {min_major}")
+                continue
             try:
                 _loaded = _open(path, source)
             except LLVMNotFoundError as e:
-                if source in ("--llvm", ENV_VAR):
+                if not automatic:
                     raise
                 problems.append(str(e))
+                continue
+            if automatic and min_major and _loaded.major < min_major:
+                problems.append(f"{path}: LLVM {_loaded.major} is older than the inputs' LLVM {min_major}")
+                _loaded = None
                 continue
             _loaded.searched = tuple(p for _, p in candidates)
             _install_fatal_error_handler(_loaded)
             return _loaded
         detail = "; ".join(problems) if problems else "none found"
+        wanted = max(MIN_VERSION, min_major or 0)
         raise LLVMNotFoundError(
-            f"no libLLVM {MIN_VERSION}+ with the BPF target found (tried --llvm, ${ENV_VAR}, "
-            f"rustc's sysroot, system libraries: {detail}); install libllvm16 or newer, "
+            f"no libLLVM {wanted}+ with the BPF target found (tried --llvm, ${ENV_VAR}, "
+            f"rustc's sysroot, system libraries: {detail}); install libllvm{wanted} or newer, "
             f"or point --llvm / {ENV_VAR} at a libLLVM shared library")
 
 

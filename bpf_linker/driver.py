@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass
 
 from .bindings import Context, Module, load_llvm, set_command_line
+from . import versions
+from .inputs import read_inputs
 from .instrument import attach
 from .options import LinkOptions
 from .output import refuse_input_as_output, write_atomically
@@ -40,12 +42,15 @@ def build_pipeline(options: LinkOptions) -> Pipeline:
     return pipeline_for(options, registry)
 
 
-def _in_process(options: LinkOptions, pipeline: Pipeline, progress) -> LinkResult:
-    library = load_llvm(options.llvm)
+def _in_process(options: LinkOptions, pipeline: Pipeline, inputs, progress) -> LinkResult:
+    found = versions.producers(inputs)
+    library = load_llvm(options.llvm, min_major=versions.newest_major(found))
     log.debug("LLVM %s from %s (%s)", ".".join(map(str, library.version)), library.path, library.source)
+    versions.report_mixed(found)
+    versions.check_readable(found, library)
     hooks = attach(pipeline, options)
     context = Context(library)
-    ctx = LinkContext(options=options, library=library, context=context, progress=progress)
+    ctx = LinkContext(options=options, library=library, context=context, inputs=inputs, progress=progress)
     llvm_args = base_llvm_args(library, options) + pipeline.llvm_args(ctx) + list(options.llvm_args)
     log.debug("LLVM options: %s", " ".join(llvm_args))
     set_command_line(library, llvm_args)
@@ -71,12 +76,14 @@ def link(options: LinkOptions, pipeline: Pipeline | None = None, *, isolate: boo
     if options.output:
         refuse_input_as_output(options.output, options.inputs)
     pipeline = pipeline or build_pipeline(options)
+    # Inputs are read here, in Python, before any LLVM: their producers decide which libLLVM to load.
+    inputs = read_inputs(options.inputs, logging.getLogger("bpf_linker.passes.unpack-archives"))
     if isolate is None:
         isolate = os.environ.get("BPF_LINKER_IN_PROCESS", "") in ("", "0")
     if isolate:
-        result = run_isolated(lambda progress: _in_process(options, pipeline, progress), log)
+        result = run_isolated(lambda progress: _in_process(options, pipeline, inputs, progress), log)
     else:
-        result = _in_process(options, pipeline, lambda step: None)
+        result = _in_process(options, pipeline, inputs, lambda step: None)
     if options.output and result.outputs:
         data = result.outputs.get(options.emit) or next(iter(result.outputs.values()))
         write_atomically(options.output, data)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 EMIT_KINDS = ("obj", "asm", "llvm-ir", "llvm-bc")
 OPT_LEVELS = ("0", "1", "2", "3", "s", "z")

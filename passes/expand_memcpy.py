@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bpf_linker.bindings import GlobalValue
 from bpf_linker.bindings._ffi import ffi
 from bpf_linker.pipeline import LinkContext, Pass
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bpf_linker.bindings import Linkage, Module
+from bpf_linker.bindings import Module
 from bpf_linker.errors import LinkError
 from bpf_linker.pipeline import LinkContext, Pass
 

@@ -14,7 +14,9 @@ class UnpackArchives(Pass):
     summary = "detect inputs by content; unpack archives (nested too) and ELF .llvmbc sections"
 
     def run(self, module, ctx: LinkContext) -> None:
-        ctx.inputs = read_inputs(ctx.options.inputs, ctx.logger(self.name))
+        # link() reads the inputs before loading LLVM (their producers pick the library).
+        if not ctx.inputs:
+            ctx.inputs = read_inputs(ctx.options.inputs, ctx.logger(self.name))
 
 
 PASSES = [UnpackArchives]

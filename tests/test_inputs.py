@@ -14,7 +14,8 @@ import pytest
 
 from bpf_linker import inputs
 from bpf_linker.errors import InputError
-from bpf_linker.inputs import InputObject, bitcode_producer, classify, read_inputs
+from bpf_linker.bitcode import bitcode_producer
+from bpf_linker.inputs import InputObject, classify, read_inputs
 
 LOG = logging.getLogger("test_inputs")
 
