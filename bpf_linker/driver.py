@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 
 from .bindings import Context, Module, load_llvm, set_command_line
-from . import versions
+from . import llvm_options, versions
 from .inputs import read_inputs
 from .instrument import attach
 from .options import LinkOptions
@@ -48,6 +48,7 @@ def _in_process(options: LinkOptions, pipeline: Pipeline, inputs, progress) -> L
     log.debug("LLVM %s from %s (%s)", ".".join(map(str, library.version)), library.path, library.source)
     versions.report_mixed(found)
     versions.check_readable(found, library)
+    llvm_options.validate(library, options)
     hooks = attach(pipeline, options)
     context = Context(library)
     ctx = LinkContext(options=options, library=library, context=context, inputs=inputs, progress=progress)
