@@ -131,7 +131,7 @@ def read_inputs(paths: Sequence[str], log: logging.Logger) -> list[InputObject]:
             raise InputError(
                 f"{path}: unrecognized input (not LLVM bitcode, IR text, ELF or ar archive)"
             )
-        _collect(path, data, kind, found, in_archive=False)
+        _collect(path, data, kind, found)
     if not found.objects:
         names = found.skipped or list(paths)
         raise InputError(f"no bitcode in the inputs: {', '.join(names)} {_NO_BITCODE_HINT}")
@@ -153,7 +153,7 @@ def _read_file(path: str) -> bytes:
     return data
 
 
-def _collect(name: str, data: bytes, kind: str, found: _Collector, in_archive: bool) -> None:
+def _collect(name: str, data: bytes, kind: str, found: _Collector) -> None:
     """Add the objects in `data` (named `name`, of content kind `kind`) to `found`."""
     if kind in ("bitcode", "ir"):
         found.log.debug("%s: %s", name, "bitcode" if kind == "bitcode" else "IR text")
@@ -164,14 +164,12 @@ def _collect(name: str, data: bytes, kind: str, found: _Collector, in_archive: b
             if member_kind == "unknown" or _is_rust_metadata(member_name):
                 _skip_member(member_name, found)
             else:
-                _collect(member_name, member_data, member_kind, found, in_archive=True)
+                _collect(member_name, member_data, member_kind, found)
     elif kind == "elf":
         bitcode = _embedded_bitcode(name, data)
         if bitcode is not None:
             found.log.debug("%s: bitcode embedded in ELF", name)
             found.objects.append(InputObject(name, "bitcode", bitcode))
-        elif in_archive:
-            _skip_member(name, found)
         else:
             _skip_elf(name, data, found)
     else:
@@ -187,7 +185,7 @@ def _skip_member(name: str, found: _Collector) -> None:
     if _is_rust_metadata(name):
         found.log.debug("%s: Rust metadata, skipped", name)
     else:
-        found.log.info("%s: skipped non-bitcode archive member", name)
+        found.log.warning("%s: skipped non-bitcode archive member", name)
 
 
 def _skip_elf(name: str, data: bytes, found: _Collector) -> None:

@@ -367,7 +367,7 @@ def test_handmade_nonbitcode_member_is_logged(tmp_path: Path, caplog: pytest.Log
     with caplog.at_level(logging.DEBUG, logger=LOG.name):
         objects = read_in(tmp_path, Path(write_archive(tmp_path, body, "lib.a")).name)
     assert summary(objects) == [("lib.a(x.bc)", "bitcode")]
-    assert messages(caplog, logging.INFO) == [
+    assert messages(caplog, logging.WARNING) == [
         "lib.a(readme.txt): skipped non-bitcode archive member",
         "lib.a(empty): skipped non-bitcode archive member",
     ]
@@ -407,8 +407,7 @@ def test_elf_member_of_archive(tmp_path: Path, caplog: pytest.LogCaptureFixture)
     with caplog.at_level(logging.DEBUG, logger=LOG.name):
         objects = read_in(tmp_path, Path(write_archive(tmp_path, body, "lib.rlib")).name)
     assert objects == [InputObject("lib.rlib(embedded.o)", "bitcode", BC)]
-    assert messages(caplog, logging.WARNING) == []
-    assert messages(caplog, logging.INFO) == ["lib.rlib(code.o): skipped non-bitcode archive member"]
+    assert messages(caplog, logging.WARNING) == ["lib.rlib(code.o): no embedded bitcode (.llvmbc section), skipped"]
     assert "lib.rlib(lib.rmeta): Rust metadata, skipped" in messages(caplog, logging.DEBUG)
 
 
@@ -486,8 +485,7 @@ def test_rlib_like_archive(built: Path, caplog: pytest.LogCaptureFixture) -> Non
     with caplog.at_level(logging.DEBUG, logger=LOG.name):
         objects = read_in(built, "libdep.rlib")
     assert summary(objects) == [("libdep.rlib(helper.bc)", "bitcode")]
-    assert messages(caplog, logging.INFO) == ["libdep.rlib(notes.txt): skipped non-bitcode archive member"]
-    assert messages(caplog, logging.WARNING) == []
+    assert messages(caplog, logging.WARNING) == ["libdep.rlib(notes.txt): skipped non-bitcode archive member"]
     assert "libdep.rlib(lib.rmeta): Rust metadata, skipped" in messages(caplog, logging.DEBUG)
 
 
