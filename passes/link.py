@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-from bpf_linker.bindings import Module
+from bpf_linker.bindings import Linkage, Module
 from bpf_linker.errors import LinkError
+from bpf_linker.options import MEMORY_BUILTINS
 from bpf_linker.pipeline import LinkContext, Pass
 
 # Sections whose identical definitions in several files are merged (libbpf's linker does the same).
 MERGEABLE_SECTIONS = ("license", "version")
 
 ALLOCA, LOAD, STORE = 26, 27, 28
-INTEGER_TYPE, POINTER_TYPE = 8, 12
+# rustc (LLVM 19+) allocates every local as a byte array: `alloca [8 x i8]` for a u64.
+INTEGER_TYPE, ARRAY_TYPE, POINTER_TYPE = 8, 11, 12
 
 
 def parse_input(ctx: LinkContext, obj) -> Module:
@@ -22,7 +25,7 @@ def parse_input(ctx: LinkContext, obj) -> Module:
 
 
 def has_promotable_alloca(function) -> bool:
-    """A scalar alloca used only by plain loads and stores: mem2reg/SROA has not run on this code."""
+    """A scalar (or byte-array) alloca used only by plain loads and stores: SROA has not run on this code."""
     lib = function.lib
     blocks = function.basic_blocks()
     entry = next(blocks, None)
@@ -33,7 +36,7 @@ def has_promotable_alloca(function) -> bool:
     inst = lib.LLVMGetFirstInstruction(entry)
     while inst != ffi.NULL:
         if lib.LLVMGetInstructionOpcode(inst) == ALLOCA and \
-                lib.LLVMGetTypeKind(lib.LLVMGetAllocatedType(inst)) in (INTEGER_TYPE, POINTER_TYPE):
+                lib.LLVMGetTypeKind(lib.LLVMGetAllocatedType(inst)) in (INTEGER_TYPE, ARRAY_TYPE, POINTER_TYPE):
             use = lib.LLVMGetFirstUse(inst)
             promotable = use != ffi.NULL
             while use != ffi.NULL and promotable:
@@ -60,6 +63,142 @@ def same_contents(a, b) -> bool:
     return ia is not None and ib is not None and str(ia) == str(ib)
 
 
+# --- identical definitions (duplicate memory builtins) ----------------------------------------
+#
+# Two definitions are "identical" when their printed IR is the same after removing what
+# does not change behaviour: comments, debug records and debug intrinsics, metadata
+# attachments and metadata numbering, the symbol's own linkage/visibility/name, local value
+# and block names (renumbered by first use), attribute-group numbers (replaced by the group's
+# contents, so `nounwind` vs `noinline` still differ), and the names of the module-local
+# (internal/private) globals they use -- which must in turn be identical in the same sense,
+# recursively. References to non-local symbols must name the same symbol.
+
+_NAME = r'(?:[-a-zA-Z$._][-a-zA-Z$._0-9]*|"[^"]*"|\d+)'
+_TOKENS = re.compile(r"""
+    (?P<string>c?"[^"]*")                                  # LLVM escapes '"' as \22
+  | (?P<comment>;[^\n]*)
+  | (?P<attach>,?[ \t]*![A-Za-z_.][-\w.$]*[ \t]+!\d+)       # , !dbg !12   !tbaa !3
+  | (?P<label>^[-a-zA-Z$._0-9]+:|^"[^"]*":)                # block label definitions
+  | (?P<global>@""" + _NAME + r""")
+  | (?P<local>%""" + _NAME + r""")
+  | (?P<attr>\#\d+\b)
+  | (?P<meta>!\d+)
+""", re.X | re.M)
+# Words of a definition's header that say how the symbol links, not what it does.
+_HEADER_WORDS = re.compile(
+    r"\b(?:private|internal|available_externally|linkonce_odr|linkonce|weak_odr|weak|common|appending|"
+    r"extern_weak|external|default|hidden|protected|dllimport|dllexport|dso_local|dso_preemptable|"
+    r"local_unnamed_addr|unnamed_addr|comdat(?:\(\$[^)]*\))?)\b ?")
+_DEBUG_LINE = re.compile(r"^\s*(?:#dbg_\w+\(|(?:tail |notail |musttail )?call void @llvm\.dbg\.).*$\n?", re.M)
+_ATTR_GROUP = re.compile(r"^attributes #(\d+) = \{ (.*) \}$", re.M)
+_TYPE_DEF = re.compile(r"^(%" + _NAME + r") = type (.*)$", re.M)
+_TYPE_SUFFIX = re.compile(r"\.\d+$")
+
+
+def _unquote_name(token: str) -> str:
+    body = token[1:]
+    if body.startswith('"'):
+        return re.sub(r"\\([0-9A-Fa-f]{2})", lambda m: chr(int(m.group(1), 16)), body[1:-1])
+    return body
+
+
+class _CanonicalIR:
+    """Canonical text of one module's definitions (see the comment above)."""
+
+    def __init__(self, module: Module):
+        self.module = module
+        text = module.to_ir()
+        self.attr_groups = {f"#{n}": body for n, body in _ATTR_GROUP.findall(text)}
+        types = dict(_TYPE_DEF.findall(text))
+        # Modules parsed into one context get suffixes on clashing type names (%struct.s.1).
+        self.types = {name: re.sub(r"%" + _NAME, lambda m: _strip_type_suffix(m.group()), body)
+                      for name, body in types.items()}
+
+    def lookup(self, token: str):
+        name = _unquote_name(token)
+        for gv in (self.module.get_function(name), self.module.get_global(name)):
+            if gv is not None:
+                return gv
+        return None
+
+    def canonical(self, gv) -> tuple[str, list]:
+        """(text, the local globals it references, in order of first reference)."""
+        text = _DEBUG_LINE.sub("", str(gv))
+        own = gv.name
+        locals_: dict[str, str] = {}
+        values: dict[str, str] = {}
+        referenced: list = []
+
+        def replace(m: re.Match) -> str:
+            kind, tok = m.lastgroup, m.group()
+            if kind == "string":
+                return tok
+            if kind in ("comment", "attach"):
+                return ""
+            if kind == "meta":
+                return "!?"
+            if kind == "attr":
+                return "{" + self.attr_groups.get(tok, tok) + "}"
+            if kind == "label":
+                return values.setdefault("%" + tok[:-1], f"%v{len(values)}") + ":"
+            if kind == "local":
+                if tok in self.types:
+                    return "%type{" + self.types[tok] + "}"
+                return values.setdefault(tok, f"%v{len(values)}")
+            # a global
+            if _unquote_name(tok) == own:
+                return "@SELF"
+            if tok in locals_:
+                return locals_[tok]
+            target = self.lookup(tok)
+            if target is None or not target.linkage.is_local:
+                return tok
+            locals_[tok] = f"@local{len(locals_)}"
+            referenced.append(target)
+            return locals_[tok]
+
+        text = _TOKENS.sub(replace, text)
+        lines = [line.rstrip() for line in text.strip().splitlines() if line.strip()]
+        if lines:
+            lines[0] = _HEADER_WORDS.sub("", lines[0])
+        return "\n".join(lines), referenced
+
+
+def _strip_type_suffix(token: str) -> str:
+    return _TYPE_SUFFIX.sub("", token) if not token.endswith('"') else token
+
+
+def identical_definitions(a, b, cache: dict | None = None) -> bool:
+    """Whether definitions `a` and `b` (in different modules) behave the same (see above).
+
+    `cache` keeps what is read from each module's printed IR (attribute groups, named types)
+    between calls, while no attributes or types are added to the modules.
+    """
+    cache = {} if cache is None else cache
+    for module in (a.module, b.module):
+        if id(module) not in cache:
+            cache[id(module)] = _CanonicalIR(module)
+    ca, cb = cache[id(a.module)], cache[id(b.module)]
+    paired = {a.name: b.name}
+    pending = [(a, b)]
+    while pending:
+        x, y = pending.pop()
+        if x.kind != y.kind or x.is_declaration != y.is_declaration:
+            return False
+        tx, rx = ca.canonical(x)
+        ty, ry = cb.canonical(y)
+        if tx != ty or len(rx) != len(ry):
+            return False
+        for gx, gy in zip(rx, ry):
+            if gx.name in paired:
+                if paired[gx.name] != gy.name:
+                    return False
+                continue
+            paired[gx.name] = gy.name
+            pending.append((gx, gy))
+    return True
+
+
 @dataclass(frozen=True)
 class Link(Pass):
     name = "link"
@@ -84,6 +223,9 @@ class Link(Pass):
             log.debug("linked %s", obj.name)
 
     def _resolve_conflicts(self, dest: Module, src: Module, src_name: str, ctx: LinkContext) -> None:
+        # Attribute groups and named types of both modules, gathered at most once per input
+        # (the linkage and initializer changes below do not alter them).
+        printed: dict = {}
         for gv in list(src.global_values()):
             name = gv.name
             if gv.linkage.is_local or not name or name.startswith("llvm."):
@@ -104,6 +246,17 @@ class Link(Pass):
                         continue
                     raise LinkError(f"conflicting '{name}' (section \"{gv.section}\"): {first} and {src_name} "
                                     "define it with different contents")
+                if name in MEMORY_BUILTINS and gv.kind == existing.kind == "function":
+                    # Rust crates (compiler_builtins and others) each define these; two copies
+                    # of the same code are one memcpy, not a conflict.
+                    if identical_definitions(existing, gv, printed):
+                        ctx.logger(self.name).info("%s: defined by %s and %s with identical bodies; using %s's",
+                                                   name, first, src_name, first)
+                        # linkonce_odr: LLVMLinkModules2 keeps the definition already linked.
+                        gv.linkage = Linkage.LINKONCE_ODR
+                        continue
+                    raise LinkError(f"duplicate symbol '{name}': defined in {first} and in {src_name} "
+                                    "with different bodies")
                 raise LinkError(f"duplicate symbol '{name}': defined in {first} and in {src_name}")
             if strong or name not in ctx.definitions:
                 ctx.definitions[name] = src_name
