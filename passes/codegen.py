@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bpf_linker.bindings import bpf_cpus
-from bpf_linker.errors import LLVMError, PipelineError, UsageError
+from bpf_linker.errors import LLVMError, PipelineError
 from bpf_linker.options import EMIT_KINDS
 from bpf_linker.pipeline import LinkContext, Pass
 
@@ -22,9 +21,6 @@ class Codegen(Pass):
 
     def run(self, module, ctx: LinkContext) -> None:
         options = ctx.options
-        if options.cpu not in bpf_cpus(ctx.library):
-            raise UsageError(f"unknown --cpu '{options.cpu}' for LLVM {ctx.library.major} "
-                             f"(known: {', '.join(bpf_cpus(ctx.library))})")
         tm = ctx.target_machine
         module.triple = ctx.triple
         module.data_layout = tm.data_layout()
