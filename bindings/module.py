@@ -8,45 +8,24 @@ from ._errors import decode, take_message, take_out_message
 from ._ffi import ffi
 from .context import Context
 from .memory_buffer import MemoryBuffer
+from ._owned import Owned
 from .values import GlobalValue
 
 VERIFIER_RETURN_STATUS = 2  # LLVMReturnStatusAction
 
 
-class Module:
+class Module(Owned):
     """Owns an LLVMModuleRef; keeps its Context alive.
 
-    Not an `Owned` subclass only because the textual round trip (`replace_with`) must
-    swap the handle in place: passes hold the same Module object for the whole link.
+    `replace_with` swaps the handle in place (the textual round trip of the btf pass):
+    passes hold the same Module object for the whole link.
     """
 
+    _dispose = "LLVMDisposeModule"
+
     def __init__(self, context: Context, handle):
-        if handle == ffi.NULL:
-            raise ValueError("Module: NULL handle")
+        super().__init__(context.library, handle, parent=context)
         self.context = context
-        self.library = context.library
-        self.lib = context.lib
-        self._handle = ffi.gc(handle, self.lib.LLVMDisposeModule)
-
-    # -- ownership ---------------------------------------------------------
-    @property
-    def handle(self):
-        if self._handle is None:
-            from ._owned import UseAfterConsumeError
-            raise UseAfterConsumeError("Module was consumed or closed")
-        return self._handle
-
-    def close(self) -> None:
-        if self._handle is not None:
-            handle, self._handle = self._handle, None
-            ffi.release(handle)
-
-    def consume(self):
-        handle = self.handle
-        self._handle = None
-        raw = ffi.cast(ffi.typeof(handle), handle)
-        ffi.gc(handle, None)  # drop the destructor: LLVM owns it now
-        return raw
 
     def replace_with(self, other: "Module") -> None:
         """Take over `other`'s contents (consumes it); this object stays the pipeline's module."""
