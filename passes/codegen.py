@@ -1,9 +1,24 @@
-"""codegen: verify the module and produce the output (obj, asm, llvm-ir or llvm-bc) in memory."""
+"""codegen: verify the module and produce the output (obj, asm, llvm-ir or llvm-bc) in memory.
+
+Object code and assembly are generated from a fresh copy of the module (a bitcode round
+trip into a new context), built and compiled in a new thread. Why: LLVM's BPF backend
+orders part of the BTF it emits by *heap address* (BTFDebug's `FixupDerivedTypes` is a
+`std::map` keyed by `DICompositeType *`; it appends the FWD types of struct members that
+point to structs, e.g. `bpf_sock` and `bpf_flow_keys` from `struct __sk_buff`, in that
+order). Where the metadata nodes land depends on everything the process allocated
+before, down to the length of the input paths, so the same link run from two
+directories gave two different objects (and assembly). glibc gives a new thread its
+own, fresh malloc arena, so the nodes parsed and the code generated there follow one
+allocation sequence that depends only on the bitcode: same inputs and flags, same bytes.
+The round trip costs a few milliseconds (bitcode write and read of the final module).
+"""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
+from bpf_linker.bindings import Context, Module, TargetMachine
 from bpf_linker.errors import LLVMError, PipelineError
 from bpf_linker.options import EMIT_KINDS
 from bpf_linker.pipeline import LinkContext, Pass
@@ -34,11 +49,45 @@ class Codegen(Pass):
         elif self.emit == "llvm-bc":
             data = module.to_bitcode()
         else:
-            data = tm.emit(module, self.emit)
+            data = emit_in_fresh_heap(ctx, module.to_bitcode(), self.emit)
         errors = ctx.context.take_errors(mark)
         if errors and options.fatal_errors:
             raise LLVMError("; ".join(" ".join(e.split()) for e in errors), tuple(errors))
         ctx.outputs[self.emit] = data
+
+
+def emit_in_fresh_heap(ctx: LinkContext, bitcode: bytes, kind: str) -> bytes:
+    """Object code or assembly for `bitcode`, parsed and compiled in a new thread (see the module doc).
+
+    The new context's diagnostics are added to the link's context, so they are reported
+    and counted as if the link's own module had been compiled.
+    """
+    options = ctx.options
+    box: dict = {}
+
+    def work():
+        context = Context(ctx.library)
+        try:
+            module = Module.parse_bitcode(context, bitcode, "linked_module")
+            tm = TargetMachine.create(ctx.library, ctx.triple, options.cpu, options.cpu_features)
+            try:
+                box["data"] = tm.emit(module, kind)
+            finally:
+                tm.close()
+                module.close()
+        except BaseException as e:  # re-raised in the link's thread
+            box["error"] = e
+        finally:
+            box["diagnostics"] = list(context.diagnostics)
+            context.close()
+
+    thread = threading.Thread(target=work, name="bpf-linker-codegen")
+    thread.start()
+    thread.join()
+    ctx.context.diagnostics.extend(box.get("diagnostics", ()))
+    if "error" in box:
+        raise box["error"]
+    return box["data"]
 
 
 PASSES = [Codegen]
