@@ -236,3 +236,108 @@ def test_output_does_not_depend_on_heap_layout(llvm_lib, cbuild, tmp_path, emit)
     (n0, ref), *rest = results
     for n, data in rest:
         assert data == ref, f"directory name of {n} characters vs {n0}: " + describe(emit, ref, data)
+
+
+# --- many links at once -------------------------------------------------------------------
+
+N_PARALLEL = 12
+
+
+def popen_cli(args, *, cwd, llvm: str, env_extra=None) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONSAFEPATH="1", BPF_LINKER_LLVM=llvm, **(env_extra or {}))
+    return subprocess.Popen([sys.executable, "-m", "bpf_linker", *map(str, args)], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(procs, timeout=300):
+    results = []
+    for p in procs:
+        out, err = p.communicate(timeout=timeout)
+        results.append((p.returncode, out, err))
+    return results
+
+
+def assert_valid_elf(path, reference: bytes) -> None:
+    from elftools.elf.elffile import ELFFile
+
+    data = path.read_bytes()
+    with open(path, "rb") as f:
+        elf = ELFFile(f)
+        assert elf["e_machine"] == "EM_BPF"
+        names = {s.name for s in elf.iter_sections()}
+    assert "tc" in names and ".BTF" in names, names
+    assert data == reference, f"{path} differs from the reference link"
+
+
+def leftovers(directory):
+    return sorted(p.name for p in directory.iterdir() if p.name.startswith(".") and p.name.endswith(".tmp"))
+
+
+@pytest.fixture(scope="module")
+def split_inputs(cbuild):
+    return [cbuild.build("split/main.c", "bc"), cbuild.archive("split/libhelpers.a", ["split/helpers.c"])]
+
+
+def test_many_links_at_once_to_different_outputs(llvm_lib, split_inputs, tmp_path):
+    ref = tmp_path / "ref.o"
+    r = run_cli(["--btf", "-o", ref, *split_inputs], cwd=tmp_path, seed="0", llvm=llvm_lib)
+    assert r.returncode == 0, r.stderr
+    out_dir = tmp_path / "outs"
+    out_dir.mkdir()
+    procs = [popen_cli(["--btf", "-o", out_dir / f"out{i}.o", *split_inputs], cwd=tmp_path, llvm=llvm_lib)
+             for i in range(N_PARALLEL)]
+    for i, (code, _, err) in enumerate(finish(procs)):
+        assert code == 0, f"link {i}: {err}"
+        assert_valid_elf(out_dir / f"out{i}.o", ref.read_bytes())
+    assert leftovers(out_dir) == []
+
+
+def test_many_links_at_once_to_the_same_output(llvm_lib, split_inputs, tmp_path):
+    """Last rename wins; every reader at every moment sees a complete object or none."""
+    ref = tmp_path / "ref.o"
+    r = run_cli(["--btf", "-o", ref, *split_inputs], cwd=tmp_path, seed="0", llvm=llvm_lib)
+    assert r.returncode == 0, r.stderr
+    out_dir = tmp_path / "shared"
+    out_dir.mkdir()
+    out = out_dir / "out.o"
+    # Some links fail (a bad input) while the others write: a failure never touches the output.
+    bad = tmp_path / "bad.bc"
+    bad.write_bytes(b"BC\xc0\xde" + b"\x00" * 64)
+    procs = []
+    for i in range(N_PARALLEL):
+        inputs = [*split_inputs, bad] if i % 4 == 3 else split_inputs
+        procs.append(popen_cli(["--btf", "-o", out, *inputs], cwd=tmp_path, llvm=llvm_lib))
+    seen = 0
+    while any(p.poll() is None for p in procs):  # read the output while the links replace it
+        if out.exists():
+            data = out.read_bytes()
+            assert data == ref.read_bytes(), "a reader saw an incomplete or different object"
+            seen += 1
+    for i, (code, _, err) in enumerate(finish(procs)):
+        if i % 4 == 3:
+            assert code == 1, err
+            lines = err.splitlines()
+            assert len(lines) == 1 and lines[0].startswith(f"bpf-linker: error: {bad}"), err
+        else:
+            assert code == 0, f"link {i}: {err}"
+    assert_valid_elf(out, ref.read_bytes())
+    assert leftovers(out_dir) == []
+
+
+def test_many_cold_validations_at_once_share_one_cache(llvm_lib, split_inputs, tmp_path):
+    """Every link asks LLVM (cold cache) and writes the cache atomically: one complete file, no debris."""
+    cache = tmp_path / "cache"
+    out_dir = tmp_path / "outs"
+    out_dir.mkdir()
+    flags = ["--btf", "--cpu", "v3", "--cpu-features=+alu32", "--llvm-args=--unroll-threshold=50"]
+    procs = [popen_cli([*flags, "-o", out_dir / f"out{i}.o", *split_inputs], cwd=tmp_path, llvm=llvm_lib,
+                       env_extra={"XDG_CACHE_HOME": str(cache)})
+             for i in range(N_PARALLEL // 2)]
+    results = finish(procs)
+    for i, (code, _, err) in enumerate(results):
+        assert code == 0 and err == "", f"link {i}: {err}"
+    first = (out_dir / "out0.o").read_bytes()
+    for i in range(len(procs)):
+        assert_valid_elf(out_dir / f"out{i}.o", first)
+    files = sorted(p.name for p in (cache / "bpf-linker").iterdir())
+    assert len(files) == 1 and files[0].endswith(".json"), files
