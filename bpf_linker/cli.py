@@ -184,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     opts.add_argument(
         "--btf", action=argparse.BooleanOptionalAction, default=None,
         help="keep debug info and emit kernel-compatible BTF (--no-btf: strip debug info; "
-             "default: BTF when the inputs have debug info)",
+             "default: BTF from C debug info, Rust-only debug info stripped as upstream does)",
     )
     opts.add_argument(
         "--allow-bpf-trap", action="store_true",

@@ -29,7 +29,7 @@ class LinkOptions:
     ignore_inline_never: bool = False
     disable_expand_memcpy_in_order: bool = False
     disable_memory_builtins: bool = False
-    # None: keep BTF when the inputs carry debug info; True: --btf; False: --no-btf.
+    # None: keep BTF from C-family debug info, strip Rust-only debug info; True: --btf; False: --no-btf.
     btf: bool | None = None
     allow_bpf_trap: bool = False
     llvm_args: tuple[str, ...] = ()
