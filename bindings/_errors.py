@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import tempfile
+from contextlib import contextmanager
+
+from . import _ffi
 from ._ffi import ffi
 
 
@@ -37,3 +43,44 @@ def take_error(lib, err) -> str | None:
         return ffi.string(msg).decode("utf-8", errors="replace")
     finally:
         lib.LLVMDisposeErrorMessage(msg)
+
+
+@contextmanager
+def llvm_stderr_to_log(log):
+    """Send what LLVM prints on stderr during the block to `log` at debug level.
+
+    LLVM writes some details straight to stderr: reading a module with broken debug
+    info, its verifier dumps the offending metadata there before the diagnostic
+    "ignoring invalid debug info" (a warning we log). Lines of our own (`bpf-linker: ...`,
+    logged meanwhile) are passed on; a fatal error still reaches the real stderr.
+    """
+    sys.stderr.flush()
+    try:
+        capture = tempfile.TemporaryFile(prefix="bpf-linker-llvm-stderr-")
+    except OSError:
+        yield
+        return
+    saved = os.dup(2)
+    os.dup2(capture.fileno(), 2)
+    _ffi.fatal_error_fd = saved
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        _ffi.fatal_error_fd = 2
+        os.close(saved)
+        capture.seek(0)
+        text = capture.read().decode("utf-8", errors="replace")
+        capture.close()
+        ours = []
+        for line in text.splitlines():
+            # LLVM does not always end its output with a newline: ours may follow on the line.
+            at = line.find("bpf-linker: ")
+            raw, own = (line, "") if at < 0 else (line[:at], line[at:])
+            if raw.strip():
+                log.debug("LLVM: %s", raw.rstrip())
+            if own:
+                ours.append(own + "\n")
+        if ours:
+            os.write(2, "".join(ours).encode())

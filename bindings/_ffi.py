@@ -192,6 +192,8 @@ def loaded_library() -> Library | None:
 
 
 _FATAL_PREFIX = b"bpf-linker: error: LLVM fatal error: "
+# Where the fatal-error handler writes: stderr, or the real one while LLVM's is captured.
+fatal_error_fd = 2
 
 
 @ffi.callback("void(const char *)")
@@ -199,7 +201,7 @@ def _fatal_error_handler(reason):
     # LLVM aborts the process right after this returns; say why on one line and end with status 1.
     text = ffi.string(reason) if reason != ffi.NULL else b"unknown reason"
     text = re.sub(rb"\s+", b" ", text).strip()
-    os.write(2, _FATAL_PREFIX + text + b"\n")
+    os.write(fatal_error_fd, _FATAL_PREFIX + text + b"\n")
     os._exit(1)
 
 

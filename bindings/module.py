@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from bpf_linker.errors import LLVMError
 
-from ._errors import decode, take_message, take_out_message
+import logging
+
+from ._errors import decode, llvm_stderr_to_log, take_message, take_out_message
 from ._ffi import ffi
 from .context import Context
 from .memory_buffer import MemoryBuffer
@@ -12,6 +14,7 @@ from ._owned import Owned
 from .values import GlobalValue
 
 VERIFIER_RETURN_STATUS = 2  # LLVMReturnStatusAction
+log = logging.getLogger("bpf_linker.llvm")
 
 
 class Module(Owned):
@@ -47,7 +50,8 @@ class Module(Owned):
         mark = len(context.diagnostics)
         buf = MemoryBuffer.from_bytes(context.library, data, name)
         out = ffi.new("LLVMModuleRef *")
-        failed = lib.LLVMParseBitcodeInContext2(context.handle, buf.handle, out)  # borrows buf
+        with llvm_stderr_to_log(log):
+            failed = lib.LLVMParseBitcodeInContext2(context.handle, buf.handle, out)  # borrows buf
         buf.close()
         if failed:
             errors = context.take_errors(mark)
@@ -62,7 +66,8 @@ class Module(Owned):
         out = ffi.new("LLVMModuleRef *")
         msg = ffi.new("char **")
         # LLVMParseIRInContext consumes the buffer, whatever the outcome.
-        failed = lib.LLVMParseIRInContext(context.handle, buf.consume(), out, msg)
+        with llvm_stderr_to_log(log):
+            failed = lib.LLVMParseIRInContext(context.handle, buf.consume(), out, msg)
         text = take_out_message(lib, msg)
         if failed:
             # LLVM adds the offending source line and a caret below the first line.
