@@ -9,6 +9,8 @@ under $XDG_CACHE_HOME/bpf-linker.
 
 import json
 import os
+import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -295,3 +297,70 @@ def test_parse_help_list():
 
 def test_parse_cpu_table():
     assert llvm_options._parse_table(CPU_TABLE) == (("generic", "v1"), ("alu32", "dwarfris"))
+
+
+# --- property: whatever --llvm-args/--cpu/--cpu-features say, one clean answer ------------------
+
+VALIDATE_HARNESS = r"""
+import json, sys
+from bpf_linker import llvm_options
+from bpf_linker.bindings import load_llvm
+from bpf_linker.errors import UsageError
+from bpf_linker.options import LinkOptions
+
+library = load_llvm()
+results = []
+for cpu, features, args in json.load(open(sys.argv[1])):
+    try:
+        llvm_options.validate(library, LinkOptions(inputs=("x",), output="y", cpu=cpu, cpu_features=features,
+                                                   llvm_args=tuple(args)))
+        results.append(["ok", ""])
+    except UsageError as e:
+        results.append(["usage", str(e)])
+    except BaseException as e:
+        results.append(["other", f"{type(e).__name__}: {e}"])
+json.dump(results, sys.stdout)
+"""
+
+OPTION_WORDS = ["unroll-threshold", "unroll-runtime", "x86-asm-syntax", "bpf-expand-memcpy-in-order",
+                "help", "help-list-hidden", "version", "print-options", "debug-pass", "regbankselect-fast",
+                "hwasan-max-lifetimes-for-alloca", "cold-callsite-rel-freq", "unrol-threshold", "W", "h"]
+
+
+def test_any_option_text_gets_one_clean_answer(llvm_lib, tmp_path):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    dashes = st.sampled_from(["", "-", "--", "---", "@"])
+    name = st.one_of(st.sampled_from(OPTION_WORDS), st.text(min_size=0, max_size=12))
+    value = st.one_of(st.none(), st.sampled_from(["", "0", "1", "abc", "-1", "4294967296", "true", "intel", "="]),
+                      st.text(max_size=6))
+    arg = st.builds(lambda d, n, v: d + n + ("" if v is None else "=" + v), dashes, name, value)
+    arg = arg.filter(lambda a: "\0" not in a)
+    cpu = st.one_of(st.sampled_from(["generic", "v1", "v3", "v4", "probe", "help", "V2", ""]), st.text(max_size=5))
+    features = st.one_of(st.sampled_from(["", "+alu32", "-dwarfris,+alu32", "alu32", "+help", "+cpuhelp", ",,",
+                                          "+alu32,+bogus"]), st.text(max_size=8))
+    cases = []
+
+    @settings(max_examples=60, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(cpu.filter(lambda c: "\0" not in c), features.filter(lambda f: "\0" not in f),
+           st.lists(arg, max_size=3))
+    def collect(c, f, a):
+        cases.append((c, f, a))
+
+    collect()
+    spec = tmp_path / "cases.json"
+    spec.write_text(json.dumps(cases))
+    env = dict(os.environ, PYTHONSAFEPATH="1", BPF_LINKER_LLVM=llvm_lib, XDG_CACHE_HOME=str(tmp_path / "cache"))
+    r = subprocess.run([sys.executable, "-c", VALIDATE_HARNESS, spec], capture_output=True, text=True, env=env,
+                       timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == "", f"LLVM (or we) printed: {r.stderr[:2000]}"
+    for (c, f, a), (outcome, message) in zip(cases, json.loads(r.stdout)):
+        assert outcome in ("ok", "usage"), (c, f, a, message)
+        if outcome == "usage":
+            assert message and "\n" not in message, (c, f, a, message)
+        else:  # nothing LLVM would ignore or choke on got through
+            assert c in ("generic", "v1", "v3", "v4", "probe") and "help" not in f, (c, f, a)
+            assert all(x.startswith("-") and not x.lstrip("-").startswith(("help", "version")) for x in a), a
