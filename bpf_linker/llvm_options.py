@@ -10,9 +10,9 @@ with the default. So the linker asks the loaded LLVM, once, what it knows:
 * the registered command-line options: `--help-list-hidden` prints them all to stdout
   and then calls exit().
 
-Both happen in a throwaway forked process (a grandchild of the link, which already runs
-in a forked worker) with stdout and stderr on pipes, so nothing reaches the user's
-terminal and the exit cannot end the link. The parsed tables are cached in
+Both happen in a throwaway process (a fresh interpreter: the exit() must not run this
+process's atexit handlers) with stdout and stderr on pipes, so nothing reaches the
+user's terminal and the exit cannot end the link. The parsed tables are cached in
 `${XDG_CACHE_HOME:-~/.cache}/bpf-linker/`, one JSON file per library (keyed by its real
 path, mtime and size), written atomically, so later links read a small file instead.
 
@@ -26,7 +26,7 @@ junk value or a missing value, an unknown one stays silent.
 Costs, measured on a 2-CPU machine with LLVM 16 and 22 (a whole link takes ~0.5 s):
 nothing for the default `--cpu generic` without features or --llvm-args; ~1 ms (the
 cache file) for another CPU or features; 12-25 ms more with --llvm-args (the trial
-parse's fork); 35-60 ms once per library and cache, to print and parse the tables.
+parse's fork); ~0.3 s once per library and cache, to print and parse the tables.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ import os
 import re
 import selectors
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -234,14 +235,16 @@ def known_to(library) -> Known:
 
 
 def _ask_llvm(library) -> Known:
-    from .bindings import TargetMachine, set_command_line
+    """Print LLVM's tables in a fresh interpreter (fork+exec), or else in a forked grandchild.
 
-    def task():
-        TargetMachine.create(library, "bpf", "help", "")  # prints the CPU/feature table on stderr
-        os.write(2, _MARK)
-        set_command_line(library, ["--help-list-hidden"])  # prints every option on stdout, then exit(0)
-
-    status, out, err = _in_grandchild(task)
+    `--help-list-hidden` ends with exit(), which in a *forked* copy of this process would
+    also run whatever C atexit handlers the process registered (found by fuzzing under
+    libFuzzer, whose atexit hook reported every such exit as a crash); a fresh
+    interpreter has none. The fork is the fallback for when no interpreter can be run.
+    """
+    status, out, err = _tables_in_new_process(library)
+    if status is None:
+        status, out, err = _in_grandchild(lambda: print_tables(library))
     table = err.split(_MARK)[0].decode("utf-8", "replace")
     cpus, features = _parse_table(table)
     options = _parse_options(out.decode("utf-8", "replace"))
@@ -251,6 +254,43 @@ def _ask_llvm(library) -> Known:
         raise LLVMError(f"cannot ask {library.path} for its CPUs and options "
                         f"({_describe_status(status)}): {_first_line(err)}")
     return Known(cpus=cpus, features=features, options=options)
+
+
+def print_tables(library) -> None:
+    """CPU/feature table on stderr, a mark, every option on stdout; ends the process (exit(0))."""
+    from .bindings import TargetMachine, set_command_line
+
+    TargetMachine.create(library, "bpf", "help", "")  # prints the CPU/feature table on stderr
+    os.write(2, _MARK)
+    set_command_line(library, ["--help-list-hidden"])  # prints every option on stdout, then exit(0)
+    os._exit(4)  # not reached
+
+
+_PRINT_TABLES = (
+    "import os, sys\n"
+    "sys.path[:] = [p for p in sys.path if p not in ('', os.getcwd())]\n"
+    "from bpf_linker.bindings import load_llvm\n"
+    "from bpf_linker.llvm_options import print_tables\n"
+    "print_tables(load_llvm(sys.argv[1]))\n"
+)
+
+
+def _tables_in_new_process(library) -> tuple[int | None, bytes, bytes]:
+    """(status, stdout, stderr) of print_tables in a new interpreter; status None if none could run."""
+    if not sys.executable:
+        return None, b"", b""
+    env = dict(os.environ, PYTHONSAFEPATH="1")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p and p != os.getcwd())
+    try:
+        r = subprocess.run([sys.executable, "-c", _PRINT_TABLES, library.path], env=env, capture_output=True,
+                           stdin=subprocess.DEVNULL, timeout=PROBE_TIMEOUT)
+    except (OSError, subprocess.SubprocessError) as e:
+        log.debug("cannot run %s to ask LLVM: %s", sys.executable, e)
+        return None, b"", b""
+    if r.returncode != 0 and b"Traceback" in r.stderr:  # the interpreter could not import us
+        log.debug("asking LLVM in a new interpreter failed: %s", r.stderr.decode("utf-8", "replace"))
+        return None, b"", b""
+    return r.returncode, r.stdout, r.stderr
 
 
 _TABLE_ENTRY = re.compile(r"^\s+(\S+)\s+- ")
