@@ -364,3 +364,36 @@ def test_any_option_text_gets_one_clean_answer(llvm_lib, tmp_path):
         else:  # nothing LLVM would ignore or choke on got through
             assert c in ("generic", "v1", "v3", "v4", "probe") and "help" not in f, (c, f, a)
             assert all(x.startswith("-") and not x.lstrip("-").startswith(("help", "version")) for x in a), a
+
+
+ATEXIT_HARNESS = r"""
+import ctypes, os, sys
+from bpf_linker import llvm_options
+from bpf_linker.bindings import load_llvm
+from bpf_linker.options import LinkOptions
+
+marker = sys.argv[1]
+
+@ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+def on_exit(_arg):
+    with open(marker, "a") as f:
+        f.write(f"{os.getpid()}\n")
+
+ctypes.CDLL(None).__cxa_atexit(on_exit, None, None)  # what atexit() does (glibc does not export it)
+library = load_llvm()
+llvm_options.validate(library, LinkOptions(inputs=("x",), output="y", cpu="v3", llvm_args=("--unroll-threshold=5",)))
+sys.stdout.flush()
+os._exit(0)  # this process's own exit must not run the handler either (Python is finalized by then)
+"""
+
+
+def test_asking_llvm_runs_no_atexit_handler_of_ours(llvm_lib, tmp_path):
+    """--help-list-hidden calls exit(): that must not happen in a copy of this process.
+
+    Under atheris, libFuzzer's atexit hook took each such exit for a crash of the fuzz target.
+    """
+    marker = tmp_path / "atexit-ran"
+    env = dict(os.environ, PYTHONSAFEPATH="1", BPF_LINKER_LLVM=llvm_lib, XDG_CACHE_HOME=str(tmp_path / "cache"))
+    r = subprocess.run([sys.executable, "-c", ATEXIT_HARNESS, marker], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    assert not marker.exists(), f"the atexit handler ran in process {marker.read_text().split()}"
