@@ -50,9 +50,11 @@ class Codegen(Pass):
             data = module.to_bitcode()
         else:
             data = emit_in_fresh_heap(ctx, module.to_bitcode(), self.emit)
-        errors = ctx.context.take_errors(mark)
+        errors = [" ".join(e.split()) for e in ctx.context.take_errors(mark)]
         if errors and options.fatal_errors:
-            raise LLVMError("; ".join(" ".join(e.split()) for e in errors), tuple(errors))
+            raise LLVMError("; ".join(errors), tuple(errors))
+        for error in errors:  # --fatal-errors=false: the output is written, the user still told
+            ctx.logger(self.name).warning("LLVM error (not fatal with --fatal-errors=false): %s", error)
         ctx.outputs[self.emit] = data
 
 

@@ -607,8 +607,6 @@ def test_fatal_errors(llvm_lib, link, src):
     assert undefined(out) == ["memcpy"]
 
 
-@pytest.mark.xfail(strict=True, reason="linker bug: with --fatal-errors=false LLVM error diagnostics "
-                                       "are dropped without a word (bindings/context.py logs only warnings)")
 def test_fatal_errors_false_still_reports_the_diagnostic(one_llvm, link, src):
     r, _ = link(one_llvm, [src("bigcopy")], "--fatal-errors=false", check=False)
     assert r.returncode == 0
