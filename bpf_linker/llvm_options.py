@@ -51,7 +51,7 @@ log = logging.getLogger("bpf_linker.llvm-options")
 
 CACHE_FORMAT = 1
 PROBE_TIMEOUT = 60.0  # seconds; LLVM printing a table never takes this long
-# Options that make LLVM print and exit (or read files named by the option itself).
+# Options that make LLVM print its help or version and exit the process.
 _FORBIDDEN = ("help", "help-hidden", "help-list", "help-list-hidden", "h", "version")
 _MARK = b"\n@@bpf-linker-probe-mark@@\n"
 _JUNK_VALUE = "\x01bpf-linker-probe\x01"
