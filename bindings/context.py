@@ -39,7 +39,7 @@ class Context(Owned):
     def _on_diagnostic(self, info, _ctx) -> None:
         try:
             severity = SEVERITIES.get(self.lib.LLVMGetDiagInfoSeverity(info), "note")
-            message = take_message(self.lib, self.lib.LLVMGetDiagInfoDescription(info))
+            message = take_message(self.lib, self.lib.LLVMGetDiagInfoDescription(info)).strip()
             self.diagnostics.append(Diagnostic(severity, message))
             if severity == "warning":
                 log.warning("%s", message)

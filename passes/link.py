@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 
 from bpf_linker.bindings import Linkage, Module
@@ -16,6 +17,31 @@ MERGEABLE_SECTIONS = ("license", "version")
 ALLOCA, LOAD, STORE = 26, 27, 28
 # rustc (LLVM 19+) allocates every local as a byte array: `alloca [8 x i8]` for a u64.
 INTEGER_TYPE, ARRAY_TYPE, POINTER_TYPE = 8, 11, 12
+
+
+def byte_order(triple: str) -> str | None:
+    """"little" or "big" for a BPF triple (plain `bpf` is the host's order), None for any other."""
+    arch = triple.split("-", 1)[0]
+    return {"bpfel": "little", "bpfeb": "big", "bpf": sys.byteorder}.get(arch)
+
+
+def check_target(obj, triple: str, ctx: LinkContext, log) -> None:
+    """bpfel and bpfeb inputs cannot be linked together; a non-BPF input gets a warning."""
+    if not triple:
+        return
+    order = byte_order(triple)
+    if order is None:
+        log.warning("%s: target triple '%s' is not BPF; linking it for BPF anyway", obj.name, triple)
+        return
+    first_order, first_name = ctx.facts.setdefault("byte_order", (order, obj.name))
+    if order != first_order:
+        raise LinkError(f"{obj.name} is {order}-endian ({triple}) but {first_name} is {first_order}-endian: "
+                        "bpfel and bpfeb inputs cannot be linked together")
+    wanted = byte_order(ctx.options.target or "")
+    if wanted and wanted != order and "target_warned" not in ctx.facts:
+        ctx.facts["target_warned"] = True
+        log.warning("%s is %s-endian (%s) but --target %s is %s-endian", obj.name, order, triple,
+                    ctx.options.target, wanted)
 
 
 def parse_input(ctx: LinkContext, obj) -> Module:
@@ -213,6 +239,7 @@ class Link(Pass):
             src = parse_input(ctx, obj)
             if ctx.first_triple is None:
                 ctx.first_triple = src.triple
+            check_target(obj, src.triple, ctx, log)
             if looks_unoptimized(src, optnone):
                 unoptimized.append(obj.name)
             self._resolve_conflicts(module, src, obj.name, ctx)

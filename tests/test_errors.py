@@ -141,3 +141,28 @@ def test_successful_link_replaces_existing_output(llvm_lib, tmp_path):
     bpfkit.run_linker("-o", out, a, llvm=llvm_lib)
     assert out.read_bytes()[:4] == b"\x7fELF"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.o.")] == []
+
+
+def test_bpfel_and_bpfeb_inputs_are_refused(llvm_lib, tmp_path):
+    a = bc(tmp_path, "a", 'int helper(int);\nSEC("tc") int prog(struct __sk_buff *skb) { return helper(1); }\n')
+    src = tmp_path / "b.c"
+    src.write_text(HEADER + "int helper(int x) { return x + 1; }\n")
+    b = bpfkit.compile_c(src, tmp_path / "b_eb.bc", extra=("--target=bpfeb",))
+    out = tmp_path / "out.o"
+    r = bpfkit.run_linker("-o", out, a, b, llvm=llvm_lib, check=False)
+    assert_clean_failure(r, out, f"{b} is big-endian (bpfeb)", f"{a} is little-endian",
+                         "cannot be linked together")
+
+
+def test_non_bpf_input_is_linked_with_a_warning(llvm_lib, tmp_path):
+    a = bc(tmp_path, "a", 'int helper(int);\nSEC("tc") int prog(struct __sk_buff *skb) { return helper(1); }\n'
+                          'char LICENSE[] SEC("license") = "GPL";\n')
+    src = tmp_path / "b.c"
+    src.write_text("int helper(int x) { return x + 1; }\n")
+    b = tmp_path / "b_host.bc"
+    bpfkit.run_tool(["clang-16", "-O2", "-emit-llvm", "-c", src, "-o", b])
+    out = tmp_path / "out.o"
+    r = bpfkit.run_linker("-o", out, a, b, llvm=llvm_lib)
+    assert f"bpf-linker: warning: {b}: target triple 'x86_64" in r.stderr
+    assert "is not BPF" in r.stderr
+    assert bpfkit.prog_run(out, "prog") == 2
