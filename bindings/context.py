@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import weakref
 from dataclasses import dataclass
 
 from ._errors import take_message
@@ -32,11 +33,19 @@ class Context(Owned):
         super().__init__(library, library.lib.LLVMContextCreate())
         self.diagnostics: list[Diagnostic] = []
         # Without a handler LLVM calls exit(1) on the first error diagnostic.
-        # The callback must stay referenced as long as the context lives.
-        self._handler = ffi.callback("void(LLVMDiagnosticInfoRef, void *)", self._on_diagnostic)
+        # The callback must stay referenced as long as the context lives; it holds the
+        # context only weakly, so the two do not form a garbage cycle.
+        me = weakref.ref(self)
+
+        def on_diagnostic(info, _data):
+            context = me()
+            if context is not None:
+                context._on_diagnostic(info)
+
+        self._handler = ffi.callback("void(LLVMDiagnosticInfoRef, void *)", on_diagnostic)
         self.lib.LLVMContextSetDiagnosticHandler(self.handle, self._handler, ffi.NULL)
 
-    def _on_diagnostic(self, info, _ctx) -> None:
+    def _on_diagnostic(self, info) -> None:
         try:
             severity = SEVERITIES.get(self.lib.LLVMGetDiagInfoSeverity(info), "note")
             message = take_message(self.lib, self.lib.LLVMGetDiagInfoDescription(info)).strip()

@@ -436,9 +436,9 @@ def _run(command: Command) -> None:
     if command.action == "version":
         _print_version(command.options)
     elif command.action == "print-pipeline":
-        from .pipeline import pipeline_for
+        from .driver import build_pipeline
 
-        print(pipeline_for(command.options).spec())
+        print(build_pipeline(command.options).spec())
     else:
         from .driver import link
 
@@ -493,6 +493,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             hint = "" if command.log.show_tracebacks else " (run with --log-level=debug for a traceback)"
             logger.error("internal error: %s: %s%s", type(error).__name__, error, hint)
             logger.debug("traceback:", exc_info=True)
+            if getattr(error, "trace", ""):  # raised in the link's worker process
+                logger.debug("worker traceback:\n%s", error.trace)
             return 1
         return 0
     finally:

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from .bindings import Context, Module, load_llvm, set_command_line
 from . import llvm_options, versions
 from .inputs import read_inputs
-from .instrument import attach
+from .errors import PipelineError
+from .instrument import instrument_hooks
 from .options import LinkOptions
 from .output import refuse_input_as_output, write_atomically
 from .pipeline import LinkContext, Pipeline, parse_pipeline, pipeline_for
@@ -36,10 +37,10 @@ def base_llvm_args(library, options: LinkOptions) -> list[str]:
 
 
 def build_pipeline(options: LinkOptions) -> Pipeline:
-    registry = default_registry(options.pass_plugins)
+    """-p/--passes parsed with the plugins loaded, else the pipeline the flags build."""
     if options.passes:
-        return parse_pipeline(options.passes, registry)
-    return pipeline_for(options, registry)
+        return parse_pipeline(options.passes, default_registry(options.pass_plugins))
+    return pipeline_for(options)
 
 
 def _in_process(options: LinkOptions, pipeline: Pipeline, inputs, progress) -> LinkResult:
@@ -49,7 +50,7 @@ def _in_process(options: LinkOptions, pipeline: Pipeline, inputs, progress) -> L
     versions.report_mixed(found)
     versions.check_readable(found, library)
     llvm_options.validate(library, options)
-    hooks = attach(pipeline, options)
+    hooks = instrument_hooks(pipeline, options)
     context = Context(library)
     ctx = LinkContext(options=options, library=library, context=context, inputs=inputs, progress=progress)
     llvm_args = base_llvm_args(library, options) + pipeline.llvm_args(ctx) + list(options.llvm_args)
@@ -58,13 +59,16 @@ def _in_process(options: LinkOptions, pipeline: Pipeline, inputs, progress) -> L
     log.info("pipeline: %s", pipeline.spec())
     module = Module.create(context, "linked_module")
     try:
-        pipeline.run(module, ctx)
+        pipeline.run(module, ctx, hooks)
     finally:
         for h in hooks:
             if hasattr(h, "report"):
                 h.report()
-    return LinkResult(outputs=dict(ctx.outputs), pipeline=pipeline.spec(), llvm_args=llvm_args,
-                      diagnostics=list(context.diagnostics))
+    result = LinkResult(outputs=dict(ctx.outputs), pipeline=pipeline.spec(), llvm_args=llvm_args,
+                        diagnostics=list(context.diagnostics))
+    module.close()
+    context.close()
+    return result
 
 
 def link(options: LinkOptions, pipeline: Pipeline | None = None, *, isolate: bool | None = None) -> LinkResult:
@@ -85,7 +89,9 @@ def link(options: LinkOptions, pipeline: Pipeline | None = None, *, isolate: boo
         result = run_isolated(lambda progress: _in_process(options, pipeline, inputs, progress), log)
     else:
         result = _in_process(options, pipeline, inputs, lambda step: None)
-    if options.output and result.outputs:
+    if options.output:
+        if not result.outputs:
+            raise PipelineError(f"{options.output}: the pipeline produced no output (it has no codegen pass)")
         data = result.outputs.get(options.emit) or next(iter(result.outputs.values()))
         write_atomically(options.output, data)
     return result

@@ -101,16 +101,13 @@ class Timer:
         self.stream.write(f"{total:10.4f}s 100.0%  total\n")
 
 
-def attach(pipeline: Pipeline, options) -> list:
-    """Install the hooks the options ask for; returns them (a Timer reports at the end)."""
+def instrument_hooks(pipeline: Pipeline, options) -> list:
+    """The hooks the options ask for, for Pipeline.run (a Timer reports at the end)."""
     hooks = []
     if options.dump_module:
         hooks.append(ModuleDumper(options.dump_module, pipeline))
     if options.print_before or options.print_after or options.print_changed:
         hooks.append(Printer(options.print_before, options.print_after, options.print_changed))
     if options.time_passes:
-        hooks.append(Timer())
-    for h in hooks:
-        pipeline.before.append(h.before)
-        pipeline.after.append(h.after)
+        hooks.append(Timer())  # last: innermost, so it times the pass and not the other hooks
     return hooks

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 
 from .errors import BpfLinkerError, UsageError
 
@@ -21,19 +21,26 @@ def refuse_input_as_output(output: str, inputs) -> None:
             raise UsageError(f"{output}: the output is also an input; refusing to overwrite it")
 
 
+def _create_temporary(directory: str, base: str, path: str) -> tuple[int, str]:
+    """A new file beside the target; mode 0666 less the umask, as the final file should have."""
+    for _ in range(100):
+        tmp = os.path.join(directory, f".{base}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666), tmp
+        except FileExistsError:
+            continue
+        except OSError as e:
+            raise BpfLinkerError(f"{path}: cannot write output: {e.strerror}") from None
+    raise BpfLinkerError(f"{path}: cannot write output: no free temporary name in {directory}")
+
+
 def write_atomically(path: str, data: bytes) -> None:
     """The file appears complete or not at all; an existing file is replaced only on success."""
     directory = os.path.dirname(os.path.abspath(path))
-    try:
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    except OSError as e:
-        raise BpfLinkerError(f"{path}: cannot write output: {e.strerror}") from None
+    fd, tmp = _create_temporary(directory, os.path.basename(path), path)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException as e:
         try:

@@ -96,16 +96,11 @@ class LinkContext:
         return self._target_machine
 
 
-Hook = typing.Callable[[Pass, Any, LinkContext], None]
-
-
 @dataclass
 class Pipeline:
-    """An ordered list of passes. Instrumentation hooks run before and after each pass."""
+    """An ordered list of passes."""
 
     passes: list[Pass]
-    before: list[Hook] = field(default_factory=list)
-    after: list[Hook] = field(default_factory=list)
 
     def spec(self) -> str:
         return ",".join(p.spec() for p in self.passes)
@@ -113,24 +108,31 @@ class Pipeline:
     def llvm_args(self, ctx: LinkContext) -> list[str]:
         args: list[str] = []
         for p in self.passes:
-            for a in p.llvm_args(ctx):
+            for a in _named(p, p.llvm_args, ctx):
                 if a not in args:
                     args.append(a)
         return args
 
-    def run(self, module, ctx: LinkContext) -> None:
+    def run(self, module, ctx: LinkContext, hooks=()) -> None:
+        """Run every pass; each hook's before(pass, module, ctx) and after(...) surround each
+        pass, the `after`s in reverse order so the innermost hook sees the pass alone."""
         for p in self.passes:
             ctx.progress(f"running pass '{p.name}'")
-            for hook in self.before:
-                hook(p, module, ctx)
-            try:
-                p.run(module, ctx)
-            except BpfLinkerError:
-                raise
-            except Exception as e:  # a bug in a (possibly user) pass: name it
-                raise PassError(p.name, f"{type(e).__name__}: {e}") from e
-            for hook in self.after:
-                hook(p, module, ctx)
+            for hook in hooks:
+                hook.before(p, module, ctx)
+            _named(p, p.run, module, ctx)
+            for hook in reversed(hooks):
+                hook.after(p, module, ctx)
+
+
+def _named(p: Pass, method, *args):
+    """Call a pass method; a bug in a (possibly user) pass becomes a PassError naming it."""
+    try:
+        return method(*args)
+    except BpfLinkerError:
+        raise
+    except Exception as e:
+        raise PassError(p.name, f"{type(e).__name__}: {e}") from e
 
 
 # -- pipeline text -------------------------------------------------------------
@@ -163,7 +165,7 @@ def _split_top(text: str, sep: str) -> list[str]:
     return parts
 
 
-def _unquote(value: str) -> tuple[str, bool]:
+def _unquote(value: str) -> str:
     if len(value) >= 2 and value[0] == value[-1] == '"':
         out, i = [], 1
         while i < len(value) - 1:
@@ -171,11 +173,11 @@ def _unquote(value: str) -> tuple[str, bool]:
                 i += 1
             out.append(value[i])
             i += 1
-        return "".join(out), True
-    return value, False
+        return "".join(out)
+    return value
 
 
-def _convert(pass_cls, key: str, raw: str, quoted: bool, hint) -> Any:
+def _convert(pass_cls, key: str, raw: str, hint) -> Any:
     origin = typing.get_origin(hint)
     if hint is bool:
         if raw.lower() in ("true", "1", "yes"):
@@ -222,8 +224,7 @@ def parse_pipeline(text: str, registry=None) -> Pipeline:
                 if attr not in fields:
                     known = ", ".join(sorted(f.replace("_", "-") for f in fields)) or "none"
                     raise PipelineError(f"pass '{name}' has no option '{key}' (options: {known})")
-                value, quoted = _unquote(raw)
-                kwargs[attr] = _convert(pass_cls, key, value, quoted, hints[attr])
+                kwargs[attr] = _convert(pass_cls, key, _unquote(raw), hints[attr])
         try:
             passes.append(pass_cls(**kwargs))
         except (TypeError, ValueError) as e:
@@ -231,10 +232,8 @@ def parse_pipeline(text: str, registry=None) -> Pipeline:
     return Pipeline(passes)
 
 
-def pipeline_for(options: LinkOptions, registry=None) -> Pipeline:
-    """The pipeline the flags ask for (or -p/--passes verbatim)."""
-    if options.passes:
-        return parse_pipeline(options.passes, registry)
+def pipeline_for(options: LinkOptions) -> Pipeline:
+    """The pipeline the flags ask for (driver.build_pipeline also honours -p/--passes)."""
     from .passes.btf import Btf
     from .passes.check_undefined import CheckUndefined
     from .passes.codegen import Codegen

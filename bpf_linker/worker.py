@@ -9,6 +9,7 @@ A fork also gives each link fresh process-global LLVM options.
 from __future__ import annotations
 
 import faulthandler
+import importlib
 import os
 import pickle
 import re
@@ -17,7 +18,6 @@ import sys
 import tempfile
 import traceback
 
-from . import errors
 from .errors import BpfLinkerError, LLVMError
 
 FATAL_PREFIX = "bpf-linker: error: LLVM fatal error: "
@@ -39,24 +39,36 @@ class _Reporter:
 
 
 def _error_payload(error: BaseException):
+    """What the parent needs to raise the same error: class, message, attributes."""
     if isinstance(error, BpfLinkerError):
-        return ("error", type(error).__name__, str(error), tuple(getattr(error, "diagnostics", ())), None)
-    return ("error", "internal", f"{type(error).__name__}: {error}", (), traceback.format_exc())
+        cls = type(error)
+        try:
+            attributes = pickle.loads(pickle.dumps(vars(error)))
+        except Exception:
+            attributes = {}
+        return ("error", (cls.__module__, cls.__qualname__), str(error), attributes, None)
+    return ("error", None, f"{type(error).__name__}: {error}", {}, traceback.format_exc())
 
 
-def _rebuild_error(name: str, message: str, diagnostics) -> BpfLinkerError:
-    cls = getattr(errors, name, None)
+def _rebuild_error(where, message: str, attributes: dict) -> BpfLinkerError:
+    try:
+        cls = getattr(importlib.import_module(where[0]), where[1])
+    except (ImportError, AttributeError):
+        cls = None
     if not (isinstance(cls, type) and issubclass(cls, BpfLinkerError)):
         cls = BpfLinkerError
     error = cls.__new__(cls)
     Exception.__init__(error, message)
-    if diagnostics or cls is LLVMError:
-        error.diagnostics = tuple(diagnostics)
+    error.__dict__.update(attributes)
     return error
 
 
 class InternalError(Exception):
-    """A bug in the child (not a user error); carries the child's traceback."""
+    """A bug in the child (not a user error); `trace` holds the child's traceback."""
+
+    def __init__(self, message: str, trace: str = ""):
+        super().__init__(message)
+        self.trace = trace
 
 
 def run_isolated(work, log):
@@ -89,32 +101,41 @@ def run_isolated(work, log):
 
     os.close(write_fd)
     step, outcome = "starting", None
-    with os.fdopen(read_fd, "rb") as stream:
-        while True:
-            try:
-                message = pickle.load(stream)
-            except EOFError:
-                break
-            except Exception:  # truncated by a crash mid-message
-                break
-            if message[0] == "progress":
-                step = message[1]
-            else:
-                outcome = message
-    _, wait_status = os.waitpid(pid, 0)
-    err_file.seek(0)
-    captured = err_file.read().decode("utf-8", errors="replace")
-    err_file.close()
+    try:
+        with os.fdopen(read_fd, "rb") as stream:
+            while True:
+                try:
+                    message = pickle.load(stream)
+                except EOFError:
+                    break
+                except Exception:  # truncated by a crash mid-message
+                    break
+                if message[0] == "progress":
+                    step = message[1]
+                else:
+                    outcome = message
+        _, wait_status = os.waitpid(pid, 0)
+        err_file.seek(0)
+        captured = err_file.read().decode("utf-8", errors="replace")
+    except BaseException:  # Ctrl-C while waiting: take the child down with us, leave no zombie
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except OSError:
+            pass
+        raise
+    finally:
+        err_file.close()
     crashed = outcome is None
     fatal = _replay_stderr(captured, log, crashed)
 
     if outcome is not None and outcome[0] == "result":
         return outcome[1]
     if outcome is not None:
-        _, name, message, diagnostics, trace = outcome
-        if name == "internal":
-            raise InternalError(f"{message}\n{trace}")
-        raise _rebuild_error(name, message, diagnostics)
+        _, where, message, attributes, trace = outcome
+        if where is None:
+            raise InternalError(message, trace)
+        raise _rebuild_error(where, message, attributes)
     if os.WIFSIGNALED(wait_status):
         sig = os.WTERMSIG(wait_status)
         try:

@@ -43,14 +43,14 @@ class Codegen(Pass):
         problem = module.verify()
         if problem:
             raise LLVMError(f"the linked module is invalid: {' '.join(problem.split())[:2000]}", (problem,))
-        mark = len(ctx.context.diagnostics)
         if self.emit == "llvm-ir":
             data = module.to_ir().encode()
         elif self.emit == "llvm-bc":
             data = module.to_bitcode()
         else:
             data = emit_in_fresh_heap(ctx, module.to_bitcode(), self.emit)
-        errors = [" ".join(e.split()) for e in ctx.context.take_errors(mark)]
+        # Every error of the link counts, whichever pass LLVM reported it in.
+        errors = [" ".join(d.message.split()) for d in ctx.context.errors()]
         if errors and options.fatal_errors:
             raise LLVMError("; ".join(errors), tuple(errors))
         for error in errors:  # --fatal-errors=false: the output is written, the user still told

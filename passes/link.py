@@ -248,6 +248,9 @@ class Link(Pass):
             if errors:
                 raise LinkError(f"{obj.name}: cannot link: {'; '.join(errors)}")
             log.debug("linked %s", obj.name)
+        # The passes after linking optimize for BPF: give the module the target's triple and layout now.
+        module.triple = ctx.triple
+        module.data_layout = ctx.target_machine.data_layout()
 
     def _resolve_conflicts(self, dest: Module, src: Module, src_name: str, ctx: LinkContext) -> None:
         # Attribute groups and named types of both modules, gathered at most once per input

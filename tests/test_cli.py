@@ -552,9 +552,9 @@ def test_main_print_pipeline(monkeypatch, capsys):
         def spec(self):
             return "link,internalize,optimize,codegen"
 
-    module = types.ModuleType("bpf_linker.pipeline")
-    module.pipeline_for = FakePipeline  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "bpf_linker.pipeline", module)
+    module = types.ModuleType("bpf_linker.driver")
+    module.build_pipeline = FakePipeline  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "bpf_linker.driver", module)
     assert main(["--print-pipeline", "-O1", "--unroll-loops"]) == 0
     assert capsys.readouterr().out == "link,internalize,optimize,codegen\n"
     assert seen[0].opt_level == "1" and seen[0].unroll_loops

@@ -100,3 +100,92 @@ def test_plugin_without_passes_list(tmp_path):
     plugin.write_text("x = 1\n")
     with pytest.raises(PipelineError, match="must define PASSES"):
         Registry().load_plugin_file(str(plugin))
+
+
+BROKEN_PLUGIN = textwrap.dedent('''
+    from dataclasses import dataclass
+    from bpf_linker import Pass
+
+    @dataclass(frozen=True)
+    class Broken(Pass):
+        name = "broken"
+        where: str = "run"
+
+        def llvm_args(self, ctx):
+            if self.where == "llvm_args":
+                raise ValueError("bad llvm_args")
+            return []
+
+        def run(self, module, ctx):
+            raise ValueError("bad run")
+
+    PASSES = [Broken]
+''')
+
+
+@pytest.fixture
+def simple_bc(tmp_path):
+    import bpfkit
+
+    bpfkit.require(bpfkit.have_clang(), "clang-16")
+    src = tmp_path / "p.c"
+    src.write_text('#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\n'
+                   'SEC("tc") int prog(struct __sk_buff *skb) { return 1; }\n'
+                   'char LICENSE[] SEC("license") = "GPL";\n')
+    return bpfkit.compile_c(src, tmp_path / "p.bc")
+
+
+@pytest.mark.parametrize("where", ["run", "llvm_args"])
+def test_broken_plugin_pass_is_named_without_traceback(tmp_path, simple_bc, where):
+    import bpfkit
+
+    plugin = tmp_path / "broken.py"
+    plugin.write_text(BROKEN_PLUGIN)
+    out = tmp_path / "out.o"
+    r = bpfkit.run_linker("--load-pass-plugin", plugin, "-p", f"unpack-archives,link,broken{{where={where}}},codegen",
+                          "-o", out, simple_bc, check=False)
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines() == [f"bpf-linker: error: pass 'broken': ValueError: bad {where}"]
+    assert not out.exists()
+
+
+def test_pass_error_keeps_its_pass_name_across_the_worker(tmp_path, simple_bc):
+    from bpf_linker import LinkOptions, PassError, link
+
+    plugin = tmp_path / "broken.py"
+    plugin.write_text(BROKEN_PLUGIN)
+    options = LinkOptions(inputs=(str(simple_bc),), output=str(tmp_path / "out.o"), pass_plugins=(str(plugin),),
+                          passes="unpack-archives,link,broken,codegen")
+    with pytest.raises(PassError) as caught:
+        link(options)
+    assert caught.value.pass_name == "broken"
+
+
+def test_pipeline_without_codegen_is_an_error(tmp_path, simple_bc):
+    import bpfkit
+
+    out = tmp_path / "out.o"
+    r = bpfkit.run_linker("-p", "unpack-archives,link", "-o", out, simple_bc, check=False)
+    assert r.returncode == 1
+    assert "the pipeline produced no output (it has no codegen pass)" in r.stderr
+    assert not out.exists()
+
+
+def test_print_pipeline_sees_plugin_passes(tmp_path):
+    import bpfkit
+
+    plugin = tmp_path / "broken.py"
+    plugin.write_text(BROKEN_PLUGIN)
+    r = bpfkit.run_linker("--load-pass-plugin", plugin, "-p", "link,broken{where=llvm_args},codegen",
+                          "--print-pipeline")
+    assert r.stdout.strip() == "link,broken{where=llvm_args},codegen"
+
+
+def test_instrumentation_does_not_pile_up_on_a_reused_pipeline(tmp_path, simple_bc, capfd):
+    from bpf_linker import LinkOptions, link
+
+    options = LinkOptions(inputs=(str(simple_bc),), output=str(tmp_path / "out.o"), print_after=("link",))
+    pipeline = pipeline_for(options)
+    for _ in range(3):
+        link(options, pipeline, isolate=False)
+    assert capfd.readouterr().err.count("; *** IR Dump After link ***") == 3
