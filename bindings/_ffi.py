@@ -8,7 +8,7 @@ import re
 import shutil
 import subprocess
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import cffi
@@ -35,19 +35,10 @@ class Library:
     path: str
     version: tuple[int, int, int]
     source: str  # "--llvm", "BPF_LINKER_LLVM", "rustc", "system"
-    searched: tuple[str, ...] = field(default=())
 
     @property
     def major(self) -> int:
         return self.version[0]
-
-    def has(self, symbol: str) -> bool:
-        """Whether this library exports `symbol` (functions newer than LLVM 16)."""
-        try:
-            getattr(self.lib, symbol)
-        except AttributeError:
-            return False
-        return True
 
 
 _loaded: Library | None = None
@@ -162,8 +153,9 @@ def load_llvm(explicit: str | None = None, min_major: int | None = None) -> Libr
         problems = []
         for source, path in candidates:
             automatic = source not in ("--llvm", ENV_VAR)
-            if automatic and min_major and _version_from_name(path) and _version_from_name(path) < min_major:
-                problems.append(f"{path}: LLVM {_version_from_name(path)} is older than the inputs' LLVM {min_major}")
+            named = _version_from_name(path)
+            if automatic and min_major and named and named < min_major:
+                problems.append(f"{path}: LLVM {named} is older than the inputs' LLVM {min_major}")
                 continue
             try:
                 _loaded = _open(path, source)
@@ -176,7 +168,6 @@ def load_llvm(explicit: str | None = None, min_major: int | None = None) -> Libr
                 problems.append(f"{path}: LLVM {_loaded.major} is older than the inputs' LLVM {min_major}")
                 _loaded = None
                 continue
-            _loaded.searched = tuple(p for _, p in candidates)
             _install_fatal_error_handler(_loaded)
             return _loaded
         detail = "; ".join(problems) if problems else "none found"
@@ -185,10 +176,6 @@ def load_llvm(explicit: str | None = None, min_major: int | None = None) -> Libr
             f"no libLLVM {wanted}+ with the BPF target found (tried --llvm, ${ENV_VAR}, "
             f"rustc's sysroot, system libraries: {detail}); install libllvm{wanted} or newer, "
             f"or point --llvm / {ENV_VAR} at a libLLVM shared library")
-
-
-def loaded_library() -> Library | None:
-    return _loaded
 
 
 _FATAL_PREFIX = b"bpf-linker: error: LLVM fatal error: "

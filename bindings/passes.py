@@ -8,12 +8,11 @@ from ._errors import take_error
 from ._ffi import Library, ffi
 
 
-def run_passes(module, pipeline: str, target_machine=None, verify_each: bool = False) -> None:
+def run_passes(module, pipeline: str, target_machine=None) -> None:
     """Run an LLVM pass pipeline string on `module` with the target's IR passes."""
     lib = module.lib
     options = lib.LLVMCreatePassBuilderOptions()
     try:
-        lib.LLVMPassBuilderOptionsSetVerifyEach(options, int(verify_each))
         tm = target_machine.handle if target_machine is not None else ffi.NULL
         message = take_error(lib, lib.LLVMRunPasses(module.handle, pipeline.encode(), tm, options))
     finally:

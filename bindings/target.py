@@ -15,12 +15,6 @@ CODE_MODEL_DEFAULT = 0
 FILE_TYPES = {"asm": 0, "obj": 1}
 
 
-def bpf_cpus(library: Library) -> tuple[str, ...]:
-    """CPU names the loaded LLVM's BPF backend knows (v4 arrived in LLVM 18)."""
-    cpus = ("generic", "probe", "v1", "v2", "v3")
-    return cpus + (("v4",) if library.major >= 18 else ())
-
-
 class TargetMachine(Owned):
     _dispose = "LLVMDisposeTargetMachine"
 

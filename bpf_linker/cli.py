@@ -429,7 +429,9 @@ def _print_version(options: LinkOptions) -> None:
     from .bindings import load_llvm
 
     llvm = load_llvm(options.llvm)
-    print(f"LLVM {'.'.join(str(part) for part in llvm.version)} ({llvm.path})")
+    source = getattr(llvm, "source", "")
+    found = f", found via {source}" if source else ""
+    print(f"LLVM {'.'.join(str(part) for part in llvm.version)} ({llvm.path}{found})")
 
 
 def _run(command: Command) -> None:

@@ -63,7 +63,6 @@ class LinkContext:
     library: Any  # bindings.Library
     context: Any  # bindings.Context
     inputs: list = field(default_factory=list)  # InputObject list, filled by unpack-archives
-    exports: set[str] = field(default_factory=set)
     # symbol name -> input that defines it / inputs that reference it undefined (for errors)
     definitions: dict[str, str] = field(default_factory=dict)
     references: dict[str, list[str]] = field(default_factory=dict)

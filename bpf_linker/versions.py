@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from .bindings._ffi import ENV_VAR
+from .bindings import ENV_VAR
 from .bitcode import bitcode_producer, producer_major
 from .errors import InputError
 

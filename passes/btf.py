@@ -31,12 +31,6 @@ from bpf_linker.pipeline import LinkContext, Pass
 MODES = ("auto", "keep", "strip")
 
 
-def mark_local_to_unit(ir: str) -> tuple[str, int]:
-    """Add DISPFlagLocalToUnit to the subprograms of internal/private function definitions."""
-    ir, report = sanitize_ir(ir, local_to_unit=local_function_subprograms(ir), btf_rules=False)
-    return ir, report.local_to_unit
-
-
 @dataclass(frozen=True)
 class Btf(Pass):
     name = "btf"

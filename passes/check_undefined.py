@@ -19,7 +19,7 @@ class CheckUndefined(Pass):
     def run(self, module, ctx: LinkContext) -> None:
         missing = []
         for gv in module.global_values():
-            if not gv.is_declaration or gv.name.startswith("llvm.") or not gv.has_uses():
+            if not gv.is_declaration or gv.is_intrinsic or not gv.has_uses():
                 continue
             if gv.section in EXTERN_SECTIONS:
                 continue

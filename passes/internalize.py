@@ -67,12 +67,11 @@ class Internalize(Pass):
 
     def run(self, module: Module, ctx: LinkContext) -> None:
         log = ctx.logger(self.name)
-        ctx.exports = self.export_set()
-        keep = ctx.exports | used_names(module)
+        keep = self.export_set() | used_names(module)
         for gv in module.global_values():
             name = gv.name
             # Declarations stay: kfunc/ksym externs must survive.
-            if gv.is_declaration or gv.linkage.is_local or name.startswith("llvm."):
+            if gv.is_declaration or gv.linkage.is_local or gv.is_intrinsic:
                 continue
             if name in keep or gv.section:
                 continue

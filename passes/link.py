@@ -258,7 +258,7 @@ class Link(Pass):
         printed: dict = {}
         for gv in list(src.global_values()):
             name = gv.name
-            if gv.linkage.is_local or not name or name.startswith("llvm."):
+            if gv.linkage.is_local or not name or gv.is_intrinsic:
                 continue
             if gv.is_declaration:
                 if gv.has_uses():

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from bpf_linker.bindings import run_passes
 from bpf_linker.errors import PipelineError
+from bpf_linker.options import OPT_LEVELS
 from bpf_linker.pipeline import LinkContext, Pass
 
 MODES = ("auto", "full", "post-link", "none")
@@ -40,7 +41,7 @@ class Optimize(Pass):
     def __post_init__(self):
         if self.mode not in MODES:
             raise PipelineError(f"pass 'optimize': mode must be one of {', '.join(MODES)}, not '{self.mode}'")
-        if self.level not in ("0", "1", "2", "3", "s", "z"):
+        if self.level not in OPT_LEVELS:
             raise PipelineError(f"pass 'optimize': level must be 0, 1, 2, 3, s or z, not '{self.level}'")
 
     def choose(self, ctx: LinkContext) -> tuple[str, str]:
