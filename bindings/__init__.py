@@ -2,6 +2,7 @@
 
 from ._ffi import ENV_VAR, Library, load_llvm
 from ._owned import UseAfterConsumeError
+from .builder import Builder
 from .context import Context, Diagnostic
 from .module import Module
 from .passes import run_passes, set_command_line
@@ -9,7 +10,7 @@ from .target import TargetMachine
 from .values import GlobalValue, Linkage, Value
 
 __all__ = [
-    "Context", "Diagnostic", "GlobalValue", "Library", "Linkage", "Module", "TargetMachine",
+    "Builder", "Context", "Diagnostic", "GlobalValue", "Library", "Linkage", "Module", "TargetMachine",
     "ENV_VAR", "UseAfterConsumeError", "Value", "load_llvm", "run_passes",
     "set_command_line",
 ]

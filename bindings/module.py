@@ -14,6 +14,7 @@ from ._owned import Owned
 from .values import GlobalValue
 
 VERIFIER_RETURN_STATUS = 2  # LLVMReturnStatusAction
+USED_LISTS = ("llvm.used", "llvm.compiler.used")
 log = logging.getLogger("bpf_linker.llvm")
 
 
@@ -130,6 +131,23 @@ class Module(Owned):
     def get_global(self, name: str) -> GlobalValue | None:
         h = self.lib.LLVMGetNamedGlobal(self.handle, name.encode())
         return None if h == ffi.NULL else GlobalValue(self, h, "variable")
+
+    def used_names(self) -> set[str]:
+        """Names listed in llvm.used / llvm.compiler.used."""
+        names = set()
+        for list_name in USED_LISTS:
+            gv = self.get_global(list_name)
+            init = gv.initializer if gv is not None else None
+            if init is None:
+                continue
+            for op in init.operands():
+                # Typed-pointer IR wraps entries in a bitcast constant expression.
+                while op.name == "" and op.num_operands > 0:
+                    op = op.operand(0)
+                name = op.name
+                if name:
+                    names.add(name)
+        return names
 
     # -- whole-module operations --------------------------------------------
     def link_in(self, other: "Module") -> list[str]:

@@ -32,6 +32,12 @@ class Linkage(enum.IntEnum):
 
 
 FUNCTION_ATTRIBUTE_INDEX = 0xFFFFFFFF  # LLVMAttributeFunctionIndex
+FIRST_ARGUMENT_INDEX = 1  # LLVMAttributeIndex of argument 0
+
+# LLVMOpcode values used here.
+ALLOCA, LOAD, STORE = 26, 27, 28
+# LLVMTypeKind values: rustc (LLVM 19+) allocates every local as a byte array (`alloca [8 x i8]` for a u64).
+INTEGER_TYPE, ARRAY_TYPE, POINTER_TYPE = 8, 11, 12
 
 
 class Value:
@@ -56,6 +62,75 @@ class Value:
     def __str__(self) -> str:
         return take_message(self.lib, self.lib.LLVMPrintValueToString(self.handle))
 
+    @property
+    def name(self) -> str:
+        """The value's name; "" for unnamed values and constants."""
+        size = ffi.new("size_t *")
+        ptr = self.lib.LLVMGetValueName2(self.handle, size)
+        return decode(ptr, size[0])
+
+    # -- operands --------------------------------------------------------
+    @property
+    def num_operands(self) -> int:
+        return self.lib.LLVMGetNumOperands(self.handle)
+
+    def operand(self, index: int) -> "Value":
+        return Value(self.module, self.lib.LLVMGetOperand(self.handle, index))
+
+    def operands(self):
+        return [self.operand(i) for i in range(self.num_operands)]
+
+    # -- constants -------------------------------------------------------
+    @property
+    def constant_int(self) -> int | None:
+        """The zero-extended value of a ConstantInt; None for anything else."""
+        if self.lib.LLVMIsAConstantInt(self.handle) == ffi.NULL:
+            return None
+        return self.lib.LLVMConstIntGetZExtValue(self.handle)
+
+    # -- instructions ----------------------------------------------------
+    @property
+    def is_instruction(self) -> bool:
+        return self.lib.LLVMIsAInstruction(self.handle) != ffi.NULL
+
+    @property
+    def opcode(self) -> int | None:
+        """The LLVMOpcode of an instruction; None for anything else."""
+        return self.lib.LLVMGetInstructionOpcode(self.handle) if self.is_instruction else None
+
+    @property
+    def is_call(self) -> bool:
+        return self.lib.LLVMIsACallInst(self.handle) != ffi.NULL
+
+    @property
+    def called_value(self) -> "Value":
+        """The callee operand of a call instruction (a function or any other pointer value)."""
+        return Value(self.module, self.lib.LLVMGetCalledValue(self.handle))
+
+    def param_attribute(self, arg_index: int, kind: int) -> int | None:
+        """A call's enum attribute `kind` on argument `arg_index`: its value (0 for flags), None if absent."""
+        attr = self.lib.LLVMGetCallSiteEnumAttribute(self.handle, FIRST_ARGUMENT_INDEX + arg_index, kind)
+        return None if attr == ffi.NULL else self.lib.LLVMGetEnumAttributeValue(attr)
+
+    def is_promotable_alloca(self) -> bool:
+        """An alloca of a scalar, pointer or byte array used only as the address of plain loads and stores."""
+        lib = self.lib
+        if self.opcode != ALLOCA or \
+                lib.LLVMGetTypeKind(lib.LLVMGetAllocatedType(self.handle)) not in (INTEGER_TYPE, ARRAY_TYPE,
+                                                                                   POINTER_TYPE):
+            return False
+        use = lib.LLVMGetFirstUse(self.handle)
+        promotable = use != ffi.NULL
+        while use != ffi.NULL and promotable:
+            user = Value(self.module, lib.LLVMGetUser(use))
+            op = user.opcode
+            if op == STORE:
+                promotable = user.operand(1) == self and user.operand(0) != self
+            elif op != LOAD:
+                promotable = False
+            use = lib.LLVMGetNextUse(use)
+        return promotable
+
     def uses(self):
         """The values using this one (instructions, constants)."""
         use = self.lib.LLVMGetFirstUse(self.handle)
@@ -78,12 +153,6 @@ class GlobalValue(Value):
 
     def __repr__(self) -> str:
         return f"<{self.kind} {self.name} {self.linkage.name.lower()}>"
-
-    @property
-    def name(self) -> str:
-        size = ffi.new("size_t *")
-        ptr = self.lib.LLVMGetValueName2(self.handle, size)
-        return decode(ptr, size[0])
 
     @property
     def linkage(self) -> Linkage:
@@ -148,6 +217,17 @@ class GlobalValue(Value):
         while bb != ffi.NULL:
             yield bb
             bb = self.lib.LLVMGetNextBasicBlock(bb)
+
+    def entry_instructions(self):
+        """The instructions of a function's entry block (none for a declaration)."""
+        bb = self.lib.LLVMGetFirstBasicBlock(self.handle)
+        if bb == ffi.NULL:
+            return
+        inst = self.lib.LLVMGetFirstInstruction(bb)
+        while inst != ffi.NULL:
+            nxt = self.lib.LLVMGetNextInstruction(inst)
+            yield Value(self.module, inst)
+            inst = nxt
 
     def instructions(self):
         """Every instruction of a function, block by block (raw handles)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bpf_linker.bindings._ffi import ffi
+from bpf_linker.bindings import Builder
 from bpf_linker.pipeline import LinkContext, Pass
 
 MAX_STORES = 128  # LLVM's BPF limit for memset/memcpy expansion without the in-order option
@@ -32,56 +32,38 @@ def chunks(length: int, align: int):
 
 class _Expander:
     def __init__(self, module, ctx: LinkContext):
-        self.module = module
-        self.lib = module.lib
-        self.context = ctx.context
-        self.builder = self.lib.LLVMCreateBuilderInContext(ctx.context.handle)
+        self.builder = Builder(module)
         self.align_kind = ctx.context.attribute_kind("align")
-        self.i8 = self.lib.LLVMInt8TypeInContext(ctx.context.handle)
-        self.i64 = self.lib.LLVMIntTypeInContext(ctx.context.handle, 64)
 
     def close(self):
-        self.lib.LLVMDisposeBuilder(self.builder)
+        self.builder.close()
 
-    def int_type(self, width: int):
-        return self.lib.LLVMIntTypeInContext(self.context.handle, width * 8)
-
-    def const_len(self, call) -> int | None:
-        length = self.lib.LLVMGetOperand(call, 2)
-        if self.lib.LLVMIsAConstantInt(length) == ffi.NULL:
-            return None
-        return self.lib.LLVMConstIntGetZExtValue(length)
+    @staticmethod
+    def const_len(call) -> int | None:
+        return call.operand(2).constant_int
 
     def param_align(self, call, arg_index: int) -> int:
-        attr = self.lib.LLVMGetCallSiteEnumAttribute(call, arg_index + 1, self.align_kind)
-        return max(1, self.lib.LLVMGetEnumAttributeValue(attr)) if attr != ffi.NULL else 1
+        align = call.param_attribute(arg_index, self.align_kind)
+        return max(1, align) if align is not None else 1
 
-    def is_volatile(self, call) -> bool:
-        flag = self.lib.LLVMGetOperand(call, 3)
-        return self.lib.LLVMIsAConstantInt(flag) != ffi.NULL and self.lib.LLVMConstIntGetZExtValue(flag) != 0
+    @staticmethod
+    def is_volatile(call) -> bool:
+        flag = call.operand(3).constant_int
+        return flag is not None and flag != 0
 
     def address(self, base, offset: int):
         if offset == 0:
             return base
-        index = ffi.new("LLVMValueRef[1]", [self.lib.LLVMConstInt(self.i64, offset, 0)])
-        return self.lib.LLVMBuildGEP2(self.builder, self.i8, base, index, 1, b"")
+        return self.builder.gep_i8(base, offset)
 
     def splat(self, value, width: int):
-        lib = self.lib
-        ty = self.int_type(width)
-        if lib.LLVMIsAConstantInt(value) != ffi.NULL:
-            byte = lib.LLVMConstIntGetZExtValue(value) & 0xFF
-            return lib.LLVMConstInt(ty, int.from_bytes(bytes([byte]) * width, "little"), 0)
+        byte = value.constant_int
+        if byte is not None:
+            return self.builder.const_int(width * 8, int.from_bytes(bytes([byte & 0xFF]) * width, "little"))
         if width == 1:
             return value
-        wide = lib.LLVMBuildZExt(self.builder, value, ty, b"")
-        return lib.LLVMBuildMul(self.builder, wide, lib.LLVMConstInt(ty, int.from_bytes(b"\x01" * width, "little"), 0), b"")
-
-    def store(self, value, ptr, align: int, volatile: bool):
-        st = self.lib.LLVMBuildStore(self.builder, value, ptr)
-        self.lib.LLVMSetAlignment(st, align)
-        if volatile:
-            self.lib.LLVMSetVolatile(st, 1)
+        wide = self.builder.zext(value, width * 8)
+        return self.builder.mul(wide, self.builder.const_int(width * 8, int.from_bytes(b"\x01" * width, "little")))
 
     def expand_memset(self, call) -> bool:
         length = self.const_len(call)
@@ -91,15 +73,15 @@ class _Expander:
         pieces = chunks(length, align)
         if len(pieces) > MAX_STORES:
             return False
-        lib = self.lib
-        lib.LLVMPositionBuilderBefore(self.builder, call)
-        dest, value, volatile = lib.LLVMGetOperand(call, 0), lib.LLVMGetOperand(call, 1), self.is_volatile(call)
+        builder = self.builder
+        builder.position_before(call)
+        dest, value, volatile = call.operand(0), call.operand(1), self.is_volatile(call)
         splats = {}
         for offset, width in pieces:
             if width not in splats:
                 splats[width] = self.splat(value, width)
-            self.store(splats[width], self.address(dest, offset), min(width, align), volatile)
-        lib.LLVMInstructionEraseFromParent(call)
+            builder.store(splats[width], self.address(dest, offset), min(width, align), volatile)
+        builder.erase(call)
         return True
 
     def expand_memmove(self, call) -> bool:
@@ -110,31 +92,26 @@ class _Expander:
         pieces = chunks(length, align)
         if len(pieces) > MAX_MEMMOVE_CHUNKS:
             return False
-        lib = self.lib
-        lib.LLVMPositionBuilderBefore(self.builder, call)
-        dest, src, volatile = lib.LLVMGetOperand(call, 0), lib.LLVMGetOperand(call, 1), self.is_volatile(call)
+        builder = self.builder
+        builder.position_before(call)
+        dest, src, volatile = call.operand(0), call.operand(1), self.is_volatile(call)
         loaded = []
         for offset, width in pieces:  # every load before any store: correct when the ranges overlap
-            load = lib.LLVMBuildLoad2(self.builder, self.int_type(width), self.address(src, offset), b"")
-            lib.LLVMSetAlignment(load, min(width, align))
-            if volatile:
-                lib.LLVMSetVolatile(load, 1)
-            loaded.append(load)
+            loaded.append(builder.load(width * 8, self.address(src, offset), min(width, align), volatile))
         for (offset, width), value in zip(pieces, loaded):
-            self.store(value, self.address(dest, offset), min(width, align), volatile)
-        lib.LLVMInstructionEraseFromParent(call)
+            builder.store(value, self.address(dest, offset), min(width, align), volatile)
+        builder.erase(call)
         return True
 
 
 def intrinsic_calls(module, prefixes: tuple[str, ...]):
     """(call instruction, intrinsic name) for calls to intrinsics starting with one of `prefixes`."""
-    lib = module.lib
     for f in list(module.functions()):
         name = f.name
         if f.is_declaration and name.startswith(prefixes):
             for user in list(f.uses()):
-                if lib.LLVMIsACallInst(user.handle) != ffi.NULL and lib.LLVMGetCalledValue(user.handle) == f.handle:
-                    yield user.handle, name
+                if user.is_call and user.called_value == f:
+                    yield user, name
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,6 @@ from bpf_linker.errors import InputError
 from bpf_linker.options import MEMORY_BUILTINS
 from bpf_linker.pipeline import LinkContext, Pass
 
-USED_LISTS = ("llvm.used", "llvm.compiler.used")
-
 
 def read_export_symbols(path: str) -> list[str]:
     """One symbol per line, no trimming (rustc's format); empty lines are ignored."""
@@ -21,32 +19,6 @@ def read_export_symbols(path: str) -> list[str]:
         raise InputError(f"{path}: cannot read export symbols file: {e.strerror}") from None
     except UnicodeDecodeError:
         raise InputError(f"{path}: export symbols file is not UTF-8 text") from None
-
-
-def used_names(module: Module) -> set[str]:
-    """Names listed in llvm.used / llvm.compiler.used."""
-    names = set()
-    lib = module.lib
-    for list_name in USED_LISTS:
-        gv = module.get_global(list_name)
-        init = gv.initializer if gv is not None else None
-        if init is None:
-            continue
-        for i in range(lib.LLVMGetNumOperands(init.handle)):
-            op = lib.LLVMGetOperand(init.handle, i)
-            # Typed-pointer IR wraps entries in a bitcast constant expression.
-            while _name(module, op) == "" and lib.LLVMGetNumOperands(op) > 0:
-                op = lib.LLVMGetOperand(op, 0)
-            name = _name(module, op)
-            if name:
-                names.add(name)
-    return names
-
-
-def _name(module: Module, handle) -> str:
-    from bpf_linker.bindings import GlobalValue
-
-    return GlobalValue(module, handle, "value").name
 
 
 @dataclass(frozen=True)
@@ -67,7 +39,7 @@ class Internalize(Pass):
 
     def run(self, module: Module, ctx: LinkContext) -> None:
         log = ctx.logger(self.name)
-        keep = self.export_set() | used_names(module)
+        keep = self.export_set() | module.used_names()
         for gv in module.global_values():
             name = gv.name
             # Declarations stay: kfunc/ksym externs must survive.

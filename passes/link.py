@@ -14,10 +14,6 @@ from bpf_linker.pipeline import LinkContext, Pass
 # Sections whose identical definitions in several files are merged (libbpf's linker does the same).
 MERGEABLE_SECTIONS = ("license", "version")
 
-ALLOCA, LOAD, STORE = 26, 27, 28
-# rustc (LLVM 19+) allocates every local as a byte array: `alloca [8 x i8]` for a u64.
-INTEGER_TYPE, ARRAY_TYPE, POINTER_TYPE = 8, 11, 12
-
 
 def byte_order(triple: str) -> str | None:
     """"little" or "big" for a BPF triple (plain `bpf` is the host's order), None for any other."""
@@ -52,31 +48,7 @@ def parse_input(ctx: LinkContext, obj) -> Module:
 
 def has_promotable_alloca(function) -> bool:
     """A scalar (or byte-array) alloca used only by plain loads and stores: SROA has not run on this code."""
-    lib = function.lib
-    blocks = function.basic_blocks()
-    entry = next(blocks, None)
-    if entry is None:
-        return False
-    from bpf_linker.bindings._ffi import ffi
-
-    inst = lib.LLVMGetFirstInstruction(entry)
-    while inst != ffi.NULL:
-        if lib.LLVMGetInstructionOpcode(inst) == ALLOCA and \
-                lib.LLVMGetTypeKind(lib.LLVMGetAllocatedType(inst)) in (INTEGER_TYPE, ARRAY_TYPE, POINTER_TYPE):
-            use = lib.LLVMGetFirstUse(inst)
-            promotable = use != ffi.NULL
-            while use != ffi.NULL and promotable:
-                user = lib.LLVMGetUser(use)
-                op = lib.LLVMGetInstructionOpcode(user) if lib.LLVMIsAInstruction(user) != ffi.NULL else -1
-                if op == STORE:
-                    promotable = lib.LLVMGetOperand(user, 1) == inst and lib.LLVMGetOperand(user, 0) != inst
-                elif op != LOAD:
-                    promotable = False
-                use = lib.LLVMGetNextUse(use)
-            if promotable:
-                return True
-        inst = lib.LLVMGetNextInstruction(inst)
-    return False
+    return any(inst.is_promotable_alloca() for inst in function.entry_instructions())
 
 
 def looks_unoptimized(module: Module, optnone_kind: int) -> bool:
@@ -118,7 +90,7 @@ _HEADER_WORDS = re.compile(
 _DEBUG_LINE = re.compile(r"^\s*(?:#dbg_\w+\(|(?:tail |notail |musttail )?call void @llvm\.dbg\.).*$\n?", re.M)
 _ATTR_GROUP = re.compile(r"^attributes #(\d+) = \{ (.*) \}$", re.M)
 _TYPE_DEF = re.compile(r"^(%" + _NAME + r") = type (.*)$", re.M)
-_TYPE_SUFFIX = re.compile(r"\.\d+$")
+_TYPE_NUMBER = re.compile(r"\.\d+$")
 
 
 def _unquote_name(token: str) -> str:
@@ -136,8 +108,8 @@ class _CanonicalIR:
         text = module.to_ir()
         self.attr_groups = {f"#{n}": body for n, body in _ATTR_GROUP.findall(text)}
         types = dict(_TYPE_DEF.findall(text))
-        # Modules parsed into one context get suffixes on clashing type names (%struct.s.1).
-        self.types = {name: re.sub(r"%" + _NAME, lambda m: _strip_type_suffix(m.group()), body)
+        # Modules parsed into one context get numbers appended to clashing type names (%struct.s.1).
+        self.types = {name: re.sub(r"%" + _NAME, lambda m: _strip_type_number(m.group()), body)
                       for name, body in types.items()}
 
     def lookup(self, token: str):
@@ -190,8 +162,8 @@ class _CanonicalIR:
         return "\n".join(lines), referenced
 
 
-def _strip_type_suffix(token: str) -> str:
-    return _TYPE_SUFFIX.sub("", token) if not token.endswith('"') else token
+def _strip_type_number(token: str) -> str:
+    return _TYPE_NUMBER.sub("", token) if not token.endswith('"') else token
 
 
 def identical_definitions(a, b, cache: dict | None = None) -> bool:
