@@ -30,7 +30,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -47,23 +46,7 @@ CASE_SECONDS = 30
 BATCH = 16          # cases per harness process (one hypothesis example)
 EXAMPLES = 30       # hypothesis examples per LLVM: BATCH * EXAMPLES cases each
 
-SOURCE = textwrap.dedent("""
-    #include <linux/bpf.h>
-    #include <bpf/bpf_helpers.h>
-    struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 4); __type(key, __u32); __type(value, __u64); }
-        counts SEC(".maps");
-    int total;
-    static __attribute__((noinline)) int mix(int a, int b) { return (a * 31) ^ b; }
-    SEC("tc") int fuzz_prog(struct __sk_buff *skb) {
-        __u32 k = skb->len & 3;
-        __u64 *v = bpf_map_lookup_elem(&counts, &k);
-        if (v) *v += 1;
-        total += mix(skb->len, skb->protocol);
-        return total & 1;
-    }
-    char LICENSE[] SEC("license") = "GPL";
-""")
-HELPER = "int fuzz_helper_with_a_long_name(int x) { return x * 3 + 1; }\n"
+SEED_DIR = bpfkit.TESTS_DIR / "c" / "fuzz"
 
 
 def _wrapper(bitcode: bytes) -> bytes:
@@ -77,8 +60,8 @@ def _wrapper(bitcode: bytes) -> bytes:
 def seeds(tmp_path_factory) -> dict[str, bytes]:
     bpfkit.require(bpfkit.have_clang(), "clang-16 and llvm-ar-16")
     d = tmp_path_factory.mktemp("fuzz-seeds")
-    (d / "prog.c").write_text(SOURCE)
-    (d / "helper.c").write_text(HELPER)
+    (d / "prog.c").write_text((SEED_DIR / "prog.c").read_text())
+    (d / "helper.c").write_text((SEED_DIR / "helper.c").read_text())
     bc = bpfkit.compile_c(d / "prog.c", d / "prog.bc", extra=("-g",))
     helper_bc = bpfkit.compile_c(d / "helper.c", d / "fuzz_helper_with_a_long_name.bc")
     ll = bpfkit.compile_c(d / "prog.c", d / "prog.ll", form="ll")

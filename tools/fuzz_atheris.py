@@ -39,7 +39,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import textwrap
+from pathlib import Path
 
 import atheris
 
@@ -65,23 +65,7 @@ FLAG_SETS = [
 DEFAULT_ARGS = ["-handle_segv=0", "-handle_abrt=0", "-handle_bus=0", "-handle_ill=0", "-handle_fpe=0",
                 "-timeout=60", "-rss_limit_mb=4096", "-max_len=65536"]
 
-SOURCE = textwrap.dedent("""
-    #include <linux/bpf.h>
-    #include <bpf/bpf_helpers.h>
-    struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 4); __type(key, __u32); __type(value, __u64); }
-        counts SEC(".maps");
-    int total;
-    static __attribute__((noinline)) int mix(int a, int b) { return (a * 31) ^ b; }
-    SEC("tc") int fuzz_prog(struct __sk_buff *skb) {
-        __u32 k = skb->len & 3;
-        __u64 *v = bpf_map_lookup_elem(&counts, &k);
-        if (v) *v += 1;
-        total += mix(skb->len, skb->protocol);
-        return total & 1;
-    }
-    char LICENSE[] SEC("license") = "GPL";
-""")
-HELPER = "int fuzz_helper_with_a_long_name(int x) { return x * 3 + 1; }\n"
+SEED_DIR = Path(__file__).resolve().parents[1] / "tests" / "c" / "fuzz"
 
 
 def build_seeds(corpus: str) -> None:
@@ -97,10 +81,8 @@ def build_seeds(corpus: str) -> None:
                             os.path.join(d, src), "-o", path], check=True)
             return path
 
-        with open(os.path.join(d, "prog.c"), "w") as f:
-            f.write(SOURCE)
-        with open(os.path.join(d, "helper.c"), "w") as f:
-            f.write(HELPER)
+        for name in ("prog.c", "helper.c"):
+            shutil.copy(SEED_DIR / name, os.path.join(d, name))
         bc = cc("prog.c", "prog.bc", "-emit-llvm", "-c")
         helper = cc("helper.c", "fuzz_helper_with_a_long_name.bc", "-emit-llvm", "-c")
         ll = cc("prog.c", "prog.ll", "-S", "-emit-llvm", "-g0")

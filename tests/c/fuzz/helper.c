@@ -1,0 +1,1 @@
+int fuzz_helper_with_a_long_name(int x) { return x * 3 + 1; }
