@@ -65,16 +65,23 @@ class _Expander:
         wide = self.builder.zext(value, width * 8)
         return self.builder.mul(wide, self.builder.const_int(width * 8, int.from_bytes(b"\x01" * width, "little")))
 
-    def expand_memset(self, call) -> bool:
+    def plan(self, call, align: int, limit: int):
+        """The pieces to expand `call` into, positioning the builder before it; None to leave the call."""
         length = self.const_len(call)
         if length is None:
-            return False
-        align = self.param_align(call, 0)
+            return None
         pieces = chunks(length, align)
-        if len(pieces) > MAX_STORES:
+        if len(pieces) > limit:
+            return None
+        self.builder.position_before(call)
+        return pieces
+
+    def expand_memset(self, call) -> bool:
+        align = self.param_align(call, 0)
+        pieces = self.plan(call, align, MAX_STORES)
+        if pieces is None:
             return False
         builder = self.builder
-        builder.position_before(call)
         dest, value, volatile = call.operand(0), call.operand(1), self.is_volatile(call)
         splats = {}
         for offset, width in pieces:
@@ -85,15 +92,11 @@ class _Expander:
         return True
 
     def expand_memmove(self, call) -> bool:
-        length = self.const_len(call)
-        if length is None:
-            return False
         align = min(self.param_align(call, 0), self.param_align(call, 1))
-        pieces = chunks(length, align)
-        if len(pieces) > MAX_MEMMOVE_CHUNKS:
+        pieces = self.plan(call, align, MAX_MEMMOVE_CHUNKS)
+        if pieces is None:
             return False
         builder = self.builder
-        builder.position_before(call)
         dest, src, volatile = call.operand(0), call.operand(1), self.is_volatile(call)
         loaded = []
         for offset, width in pieces:  # every load before any store: correct when the ranges overlap
