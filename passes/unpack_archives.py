@@ -1,4 +1,9 @@
-"""unpack-archives: read every input path, unpack ar archives and ELF .llvmbc into linkable objects."""
+"""unpack-archives: read every input path, unpack ar archives and ELF .llvmbc into linkable objects.
+
+bpf_linker.link() already does this before loading LLVM (the inputs' producers choose the
+library) and hands the objects to the pipeline; the pass reads them itself only when a
+pipeline is run on a LinkContext built without them (Pipeline.run from Python).
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,6 @@ class UnpackArchives(Pass):
     summary = "detect inputs by content; unpack archives (nested too) and ELF .llvmbc sections"
 
     def run(self, module, ctx: LinkContext) -> None:
-        # link() reads the inputs before loading LLVM (their producers pick the library).
         if not ctx.inputs:
             ctx.inputs = read_inputs(ctx.options.inputs, ctx.logger(self.name))
 
