@@ -113,7 +113,12 @@ def llvm22_path() -> str | None:
     return None
 
 
-LLVM_LIBS = {"llvm16": llvm16_path, "llvm22": llvm22_path}
+def llvm19_path() -> str | None:
+    return next((p for p in ("/usr/lib/x86_64-linux-gnu/libLLVM.so.19.1", "/usr/lib/llvm-19/lib/libLLVM.so.1")
+                 if os.path.exists(p)), None)
+
+
+LLVM_LIBS = {"llvm16": llvm16_path, "llvm19": llvm19_path, "llvm22": llvm22_path}
 
 
 # --------------------------------------------------------------------------- running tools

@@ -29,7 +29,7 @@ def pytest_runtest_setup(item):
 
 @pytest.fixture(params=sorted(bpfkit.LLVM_LIBS), ids=sorted(bpfkit.LLVM_LIBS))
 def llvm_lib(request) -> str:
-    """Path of a libLLVM to give the linker as BPF_LINKER_LLVM: llvm16 and llvm22."""
+    """Path of a libLLVM to give the linker as BPF_LINKER_LLVM: llvm16, llvm19 and llvm22."""
     path = bpfkit.LLVM_LIBS[request.param]()
     bpfkit.require(path is not None, f"{request.param}: no libLLVM found")
     return path

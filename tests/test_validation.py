@@ -9,6 +9,7 @@ under $XDG_CACHE_HOME/bpf-linker.
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -45,7 +46,10 @@ def cache_home(tmp_path_factory, monkeypatch):
 
 
 def major_of(llvm_lib: str) -> int:
-    return 16 if llvm_lib == bpfkit.LLVM_LIBS["llvm16"]() else 22
+    """The major version in the library's file name (libLLVM-16.so.1, libLLVM.so.19.1, ...)."""
+    m = re.search(r"libLLVM[-.](?:so\.)?(\d+)", os.path.basename(os.path.realpath(llvm_lib)))
+    assert m, llvm_lib
+    return int(m.group(1))
 
 
 def link(llvm_lib, prog_bc, tmp_path, *flags):
