@@ -20,7 +20,8 @@ MAX_VERSION = 30
 ENV_VAR = "BPF_LINKER_LLVM"
 
 _DECL_DIR = Path(__file__).with_name("decl")
-_DECL_FILES = ("types.h", "core.h", "reader_writer.h", "target.h")
+# types.h holds the typedefs every other file uses; the rest, one file per C API area, in name order.
+_DECL_FILES = ("types.h", *sorted(p.name for p in _DECL_DIR.glob("*.h") if p.name != "types.h"))
 
 ffi = cffi.FFI()
 for _name in _DECL_FILES:
