@@ -144,12 +144,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="target triple: bpf, bpfel or bpfeb (default: the first input's if it is BPF, else bpf)",
     )
     opts.add_argument(
-        "--cpu", default="generic", metavar="CPU",
-        help="target BPF processor: generic (default), probe, v1, v2, v3, or any other "
-             "the loaded LLVM knows (v4 from LLVM 19)",
+        "--cpu", default=None, metavar="CPU",
+        help="target BPF processor: generic, probe, v1, v2, v3, or any other the loaded LLVM knows "
+             "(v4 from LLVM 19); default: the CPU the inputs were compiled for (clang -mcpu), "
+             "the oldest if they differ, else generic",
     )
     opts.add_argument(
-        "--cpu-features", default="", metavar="FEATURES",
+        "--cpu-features", default=None, metavar="FEATURES",
         help="enable (+f) or disable (-f) CPU features, comma separated, "
              "e.g. --cpu-features=+alu32,-dwarfris",
     )

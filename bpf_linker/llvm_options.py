@@ -68,11 +68,12 @@ class Known:
 
 def validate(library, options) -> None:
     """Raise UsageError for an option, CPU or feature the loaded LLVM would ignore or reject."""
-    cpu, features, llvm_args = options.cpu, options.cpu_features, tuple(options.llvm_args)
-    if cpu == "generic" and not features and not llvm_args:
+    cpu, features, llvm_args = options.cpu, options.cpu_features or "", tuple(options.llvm_args)
+    if cpu in (None, "generic") and not features and not llvm_args:
         return  # the default: every LLVM knows it, and checking it should cost nothing
     known = known_to(library)
-    _check_cpu(library, known, cpu)
+    if cpu is not None:
+        _check_cpu(library, known, cpu)
     _check_features(library, known, features)
     if llvm_args:
         _check_llvm_args(library, known, llvm_args)

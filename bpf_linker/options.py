@@ -19,8 +19,9 @@ class LinkOptions:
     emit: str = "obj"
     opt_level: str = "2"
     target: str | None = None
-    cpu: str = "generic"
-    cpu_features: str = ""
+    # None: what the inputs were compiled for (clang's -mcpu), else generic; see LinkContext.cpu.
+    cpu: str | None = None
+    cpu_features: str | None = None
     export: tuple[str, ...] = ()
     # Paths of --export-symbols files; their lines join `export` at link time.
     export_symbols: tuple[str, ...] = ()

@@ -67,6 +67,10 @@ class LinkContext:
     definitions: dict[str, str] = field(default_factory=dict)
     references: dict[str, list[str]] = field(default_factory=dict)
     first_triple: str | None = None
+    # (cpu, features) the link pass read from the inputs' functions, used when --cpu is not given.
+    input_cpu: tuple[str, str] | None = None
+    # Global variables defined by C inputs: libbpf's interface with user space, kept global.
+    user_space_globals: set[str] = field(default_factory=set)
     outputs: dict[str, bytes] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)  # free-form notes passes leave for later passes
     # progress(step): what the link is doing now, named in the message if LLVM crashes.
@@ -87,11 +91,24 @@ class LinkContext:
         return "bpf"
 
     @property
+    def cpu(self) -> str:
+        """--cpu, else the CPU the inputs were compiled for (see passes/link.py), else generic."""
+        if self.options.cpu is not None:
+            return self.options.cpu
+        return self.input_cpu[0] if self.input_cpu else "generic"
+
+    @property
+    def cpu_features(self) -> str:
+        """--cpu-features, else the inputs' target-features when --cpu is not given either."""
+        if self.options.cpu_features is not None:
+            return self.options.cpu_features
+        return self.input_cpu[1] if self.input_cpu and self.options.cpu is None else ""
+
+    @property
     def target_machine(self):
         if self._target_machine is None:
             from .bindings import TargetMachine
-            self._target_machine = TargetMachine.create(
-                self.library, self.triple, self.options.cpu, self.options.cpu_features)
+            self._target_machine = TargetMachine.create(self.library, self.triple, self.cpu, self.cpu_features)
         return self._target_machine
 
 

@@ -64,14 +64,13 @@ def emit_in_fresh_heap(ctx: LinkContext, bitcode: bytes, kind: str) -> bytes:
     The new context's diagnostics are added to the link's context, so they are reported
     and counted as if the link's own module had been compiled.
     """
-    options = ctx.options
     box: dict = {}
 
     def work():
         context = Context(ctx.library)
         try:
             module = Module.parse_bitcode(context, bitcode, "linked_module")
-            tm = TargetMachine.create(ctx.library, ctx.triple, options.cpu, options.cpu_features)
+            tm = TargetMachine.create(ctx.library, ctx.triple, ctx.cpu, ctx.cpu_features)
             try:
                 box["data"] = tm.emit(module, kind)
             finally:
