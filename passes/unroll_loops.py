@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bpf_linker.bindings import run_passes
+from bpf_linker.passes.optimize import instcombine
 from bpf_linker.pipeline import LinkContext, Pass
 
 UNROLL_ARGS = ["--unroll-runtime", "--unroll-runtime-multi-exit",
@@ -25,7 +26,8 @@ class UnrollLoops(Pass):
         return list(UNROLL_ARGS)
 
     def run(self, module, ctx: LinkContext) -> None:
-        run_passes(module, "function(loop-unroll<O3>,simplifycfg,instcombine)", ctx.target_machine)
+        pipeline = f"function(loop-unroll<O3>,simplifycfg,{instcombine(ctx.library.major)})"
+        run_passes(module, pipeline, ctx.target_machine)
 
 
 PASSES = [UnrollLoops]
