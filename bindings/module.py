@@ -98,6 +98,27 @@ class Module(Owned):
     def data_layout(self, value: str) -> None:
         self.lib.LLVMSetDataLayout(self.handle, value.encode())
 
+    def named_metadata_strings(self, name: str) -> list[str]:
+        """The strings of a named metadata list whose operands are string tuples (`!llvm.ident`)."""
+        lib, key = self.lib, name.encode()
+        count = lib.LLVMGetNamedMetadataNumOperands(self.handle, key)
+        if not count:
+            return []
+        nodes = ffi.new("LLVMValueRef[]", count)
+        lib.LLVMGetNamedMetadataOperands(self.handle, key, nodes)
+        out = []
+        length = ffi.new("unsigned *")
+        for node in nodes:
+            n = lib.LLVMGetMDNodeNumOperands(node)
+            ops = ffi.new("LLVMValueRef[]", n)
+            lib.LLVMGetMDNodeOperands(node, ops)
+            for op in ops:
+                if op != ffi.NULL:
+                    text = lib.LLVMGetMDString(op, length)
+                    if text != ffi.NULL:
+                        out.append(decode(text, length[0]))
+        return out
+
     def has_debug_info(self) -> bool:
         return self.lib.LLVMGetModuleDebugMetadataVersion(self.handle) != 0 or any(
             f.has_debug_info() for f in self.functions())

@@ -209,6 +209,38 @@ class GlobalValue(Value):
     def remove_function_attribute(self, kind: int) -> None:
         self.lib.LLVMRemoveEnumAttributeAtIndex(self.handle, FUNCTION_ATTRIBUTE_INDEX, kind)
 
+    def string_attribute(self, key: str) -> str | None:
+        """A function's string attribute (`"target-cpu"="v3"`): its value, None if absent."""
+        k = key.encode()
+        attr = self.lib.LLVMGetStringAttributeAtIndex(self.handle, FUNCTION_ATTRIBUTE_INDEX, k, len(k))
+        if attr == ffi.NULL:
+            return None
+        size = ffi.new("unsigned *")
+        return decode(self.lib.LLVMGetStringAttributeValue(attr, size), size[0])
+
+    def set_string_attribute(self, key: str, value: str) -> None:
+        """Add or replace a function's string attribute."""
+        lib, k, v = self.lib, key.encode(), value.encode()
+        context = lib.LLVMGetModuleContext(self.module.handle)
+        lib.LLVMAddAttributeAtIndex(self.handle, FUNCTION_ATTRIBUTE_INDEX,
+                                    lib.LLVMCreateStringAttribute(context, k, len(k), v, len(v)))
+
+    def remove_string_attribute(self, key: str) -> None:
+        k = key.encode()
+        self.lib.LLVMRemoveStringAttributeAtIndex(self.handle, FUNCTION_ATTRIBUTE_INDEX, k, len(k))
+
+    def replace_all_uses_with(self, other: "Value") -> None:
+        self.lib.LLVMReplaceAllUsesWith(self.handle, other.handle)
+
+    def delete(self) -> None:
+        """Remove this function or global variable from its module (it must have no uses left)."""
+        if self.kind == "function":
+            self.lib.LLVMDeleteFunction(self.handle)
+        elif self.kind == "variable":
+            self.lib.LLVMDeleteGlobal(self.handle)
+        else:
+            raise ValueError(f"cannot delete a {self.kind}")
+
     def has_debug_info(self) -> bool:
         return self.lib.LLVMGetSubprogram(self.handle) != ffi.NULL
 

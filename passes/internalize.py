@@ -24,10 +24,14 @@ def read_export_symbols(path: str) -> list[str]:
 @dataclass(frozen=True)
 class Internalize(Pass):
     name = "internalize"
-    summary = "internalize definitions that are not exported, have no section and are not in llvm.used"
+    summary = ("internalize definitions that are not exported, have no section, are not in llvm.used "
+               "and are not global variables of C inputs")
     export: tuple[str, ...] = ()
     export_symbols: tuple[str, ...] = ()
     memory_builtins: bool = True
+    # C global variables are libbpf's interface with user space (skeleton members, .rodata
+    # knobs, .bss results): internal ones would be folded, deleted and left out of skeletons.
+    keep_c_globals: bool = True
 
     def export_set(self) -> set[str]:
         names = set(self.export)
@@ -40,12 +44,13 @@ class Internalize(Pass):
     def run(self, module: Module, ctx: LinkContext) -> None:
         log = ctx.logger(self.name)
         keep = self.export_set() | module.used_names()
+        c_globals = ctx.user_space_globals if self.keep_c_globals else set()
         for gv in module.global_values():
             name = gv.name
             # Declarations stay: kfunc/ksym externs must survive.
             if gv.is_declaration or gv.linkage.is_local or gv.is_intrinsic:
                 continue
-            if name in keep or gv.section:
+            if name in keep or gv.section or (gv.kind == "variable" and name in c_globals):
                 continue
             gv.make_internal()
             log.debug("internalized %s", name)

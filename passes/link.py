@@ -6,6 +6,7 @@ import re
 import sys
 from dataclasses import dataclass
 
+from bpf_linker import input_cpu
 from bpf_linker.bindings import Linkage, Module
 from bpf_linker.errors import LinkError
 from bpf_linker.options import MEMORY_BUILTINS
@@ -54,6 +55,65 @@ def has_promotable_alloca(function) -> bool:
 def looks_unoptimized(module: Module, optnone_kind: int) -> bool:
     return any(not f.is_declaration and not f.has_function_attribute(optnone_kind) and has_promotable_alloca(f)
                for f in module.functions())
+
+
+def is_rust(module: Module) -> bool:
+    """rustc names itself in `!llvm.ident`; clang and hand-written IR do not."""
+    return any(ident.startswith("rustc") for ident in module.named_metadata_strings("llvm.ident"))
+
+
+def global_variable_definitions(module: Module):
+    """Global variables this module defines with external (or weak) linkage."""
+    for gv in module.global_variables():
+        if not gv.is_declaration and not gv.linkage.is_local and not gv.is_intrinsic and gv.name:
+            yield gv
+
+
+def compiled_for(module: Module) -> tuple[str, str] | None:
+    """(target-cpu, target-features) of the module's first function that records a CPU."""
+    for f in module.functions():
+        if not f.is_declaration:
+            cpu = f.string_attribute("target-cpu")
+            if cpu:
+                return cpu, f.string_attribute("target-features") or ""
+    return None
+
+
+def retarget_functions(module: Module, cpu: str, features: str) -> None:
+    """Give every function the chosen CPU: LLVM inlines only between functions that agree."""
+    for f in module.functions():
+        if f.is_declaration:
+            continue
+        if f.string_attribute("target-cpu") is not None:
+            f.set_string_attribute("target-cpu", cpu)
+        if features:
+            f.set_string_attribute("target-features", features)
+        elif f.string_attribute("target-features") is not None:
+            f.remove_string_attribute("target-features")
+
+
+def merge_single_value_sections(module: Module, ctx: LinkContext) -> None:
+    """One `license` and one `version` per object, whatever the files named their symbols.
+
+    libbpf reads each section as one value (`version` must be exactly 4 bytes): definitions
+    under different names with the same contents become one; different contents are an error.
+    """
+    for section in MERGEABLE_SECTIONS:
+        found = [gv for gv in module.global_variables() if gv.section == section and not gv.is_declaration]
+        if len(found) < 2:
+            continue
+        keep = found[0]
+        for other in found[1:]:
+            if not same_contents(keep, other):
+                first = ctx.definitions.get(keep.name, "an earlier input")
+                second = ctx.definitions.get(other.name, "a later input")
+                raise LinkError(f"conflicting section \"{section}\": {first} defines '{keep.name}' and {second} "
+                                f"defines '{other.name}' with different contents")
+            other.replace_all_uses_with(keep)
+            name = other.name
+            other.delete()
+            ctx.logger("link").info("section \"%s\": '%s' has the same contents as '%s'; merged", section,
+                                    name, keep.name)
 
 
 def same_contents(a, b) -> bool:
@@ -206,6 +266,7 @@ class Link(Pass):
         log = ctx.logger(self.name)
         optnone = ctx.context.attribute_kind("optnone")
         unoptimized = ctx.facts.setdefault("unoptimized_inputs", [])
+        cpus: dict[str, tuple[str, str]] = {}
         for obj in ctx.inputs:
             ctx.progress(f"parsing {obj.name}")
             src = parse_input(ctx, obj)
@@ -214,15 +275,36 @@ class Link(Pass):
             check_target(obj, src.triple, ctx, log)
             if looks_unoptimized(src, optnone):
                 unoptimized.append(obj.name)
+            target = compiled_for(src)
+            if target is not None:
+                cpus[obj.name] = target
+            if not is_rust(src):
+                # libbpf's model: C globals are read and written by user space (skeletons).
+                ctx.user_space_globals.update(gv.name for gv in global_variable_definitions(src))
             self._resolve_conflicts(module, src, obj.name, ctx)
             ctx.progress(f"linking {obj.name}")
             errors = module.link_in(src)
             if errors:
                 raise LinkError(f"{obj.name}: cannot link: {'; '.join(errors)}")
             log.debug("linked %s", obj.name)
+        merge_single_value_sections(module, ctx)
+        self._choose_cpu(module, cpus, ctx, log)
         # The passes after linking optimize for BPF: give the module the target's triple and layout now.
         module.triple = ctx.triple
         module.data_layout = ctx.target_machine.data_layout()
+
+    @staticmethod
+    def _choose_cpu(module: Module, found: dict[str, tuple[str, str]], ctx: LinkContext, log) -> None:
+        """Without --cpu, generate code for the CPU the inputs were compiled for (bpf_linker.input_cpu)."""
+        chosen, warning = input_cpu.choose(found)
+        if ctx.options.cpu is None:
+            ctx.input_cpu = chosen
+            if warning:
+                log.warning("%s", warning)
+            if chosen:
+                log.info("CPU %s%s, from the inputs", chosen[0], f" ({chosen[1]})" if chosen[1] else "")
+        if warning:
+            retarget_functions(module, ctx.cpu, ctx.cpu_features)
 
     def _resolve_conflicts(self, dest: Module, src: Module, src_name: str, ctx: LinkContext) -> None:
         # Attribute groups and named types of both modules, gathered at most once per input

@@ -52,8 +52,8 @@ def test_defaults():
     assert options == LinkOptions(inputs=("in.bc",), output="out.o")
     assert options.emit == "obj"
     assert options.opt_level == "2"
-    assert options.cpu == "generic"
-    assert options.cpu_features == ""
+    assert options.cpu is None  # the CPU the inputs were compiled for
+    assert options.cpu_features is None
     assert options.btf is None
     assert options.fatal_errors is True
     assert log == LogConfig(level="warn", file=None)
