@@ -452,3 +452,164 @@ SCENARIOS: dict[str, dict] = {
     "kfunc": {"files": ["main.c", "helper.c"], "progs": ["kfunc_prog"]},
     "libbpf_rules": {"files": ["a.c", "b.c", "c.c"], "progs": ["rules_prog"]},
 }
+
+
+# =========================================================================== libbpf user space
+# What libbpf users run against an object: `bpftool gen skeleton`, a C loader compiled
+# with gcc against libbpf, the skeleton's members; and the BTF and instructions that
+# decide them (DATASEC variables and their linkage, ALU32/JMP32 instruction counts).
+
+GCC = "gcc"
+LIBBPF_H = Path("/usr/include/bpf/libbpf.h")
+
+
+def have_libbpf_dev() -> bool:
+    """gcc and libbpf's headers (libbpf-dev), to build skeleton loaders."""
+    return shutil.which(GCC) is not None and LIBBPF_H.is_file()
+
+
+def gen_skeleton(obj, out, name: str = "skel") -> Path:
+    """`bpftool gen skeleton OBJ name NAME > OUT`: the header libbpf users compile against."""
+    r = run_tool([BPFTOOL, "gen", "skeleton", obj, "name", name], what="bpftool gen skeleton")
+    out = Path(out)
+    out.write_text(r.stdout)
+    return out
+
+
+def _split_decls(body: str) -> list[str]:
+    """Split a struct body at the `;` of its top-level declarations (nested braces kept)."""
+    decls, depth, cur = [], 0, []
+    for ch in body:
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+        if ch == ";" and depth == 0:
+            decls.append("".join(cur).strip())
+            cur = []
+        else:
+            cur.append(ch)
+    return [d for d in decls if d]
+
+
+def _decl_name_type(decl: str) -> tuple[str, str]:
+    """'__u32 weights[4]' -> ('weights', '__u32[4]'); 'struct bpf_map *bss' -> ('bss', 'struct bpf_map *')."""
+    import re
+    m = re.fullmatch(r"(.*?)(\w+)\s*((?:\[\s*\w*\s*\])*)", " ".join(decl.split()), re.S)
+    if m is None:
+        raise ValueError(f"cannot parse skeleton member {decl!r}")
+    return m.group(2), m.group(1).strip() + m.group(3).replace(" ", "")
+
+
+def skeleton_layout(header, name: str = "skel") -> dict:
+    """What a skeleton header declares for user space, parsed from `struct NAME { ... }`.
+
+    {'maps': [map names], 'progs': [program names],
+     'datasecs': {'bss': {'out_sum': '__u32', ...}, 'rodata': {...}, 'data_custom': {...}}}
+    Datasec members keep bpftool's order; its `__padN` fillers are left out.
+    """
+    import re
+    text = Path(header).read_text()
+    start = text.find(f"struct {name} {{")
+    if start < 0:
+        raise AssertionError(f"{header}: no `struct {name}` (bpftool gen skeleton ... name {name})")
+    depth, i = 0, text.index("{", start)
+    for j in range(i, len(text)):
+        depth += {"{": 1, "}": -1}.get(text[j], 0)
+        if depth == 0:
+            body = text[i + 1:j]
+            break
+    else:
+        raise AssertionError(f"{header}: unbalanced `struct {name}`")
+    body = re.sub(r"#ifdef __cplusplus.*?#endif[^\n]*", "", body, flags=re.S)
+    layout: dict = {"maps": [], "progs": [], "datasecs": {}}
+    for decl in _split_decls(body):
+        m = re.fullmatch(r"struct\s*(\w*)\s*\{(.*)\}\s*\**\s*(\w+)", decl, re.S)
+        if m is None:
+            continue                                    # skeleton, obj
+        tag, inner, member = m.groups()
+        fields = [_decl_name_type(d) for d in _split_decls(inner)]
+        if member in ("maps", "progs"):
+            layout[member] = [n for n, _ in fields]
+        elif tag == f"{name}__{member}":
+            layout["datasecs"][member] = {n: t for n, t in fields if not n.startswith("__pad")}
+    return layout
+
+
+def build_loader(src, skeleton, out, *, extra=()) -> Path:
+    """Compile a libbpf loader: `gcc -include SKELETON SRC -lbpf -lelf -lz -o OUT`."""
+    out = Path(out)
+    run_tool([GCC, "-O1", "-Wall", "-include", skeleton, *extra, src, "-o", out, "-lbpf", "-lelf", "-lz"],
+             what="gcc (skeleton loader)")
+    return out
+
+
+def run_loader(exe, *args, data: bytes | None = None) -> dict:
+    """Run a loader; `data` goes to a file passed as `--data FILE` first.
+
+    The loader prints "run PROG RETVAL" lines and "NAME=VALUE" lines; returns
+    {'runs': [(prog, retval), ...], 'vars': {NAME: int}}. A non-zero exit raises
+    AssertionError with libbpf's messages (the verifier log on a load failure).
+    """
+    with tempfile.TemporaryDirectory(prefix="bpfkit_loader_") as tmp:
+        cmd = [exe]
+        if data is not None:
+            if len(data) < ETH_HLEN:
+                raise ValueError(f"data_in must be at least {ETH_HLEN} bytes, got {len(data)}")
+            data_file = Path(tmp) / "data_in.bin"
+            data_file.write_bytes(data)
+            cmd += ["--data", data_file]
+        r = run_tool([*cmd, *args], what=f"loader {Path(exe).name}")
+    result: dict = {"runs": [], "vars": {}}
+    for line in r.stdout.splitlines():
+        if line.startswith("run "):
+            _, prog, retval = line.split()
+            result["runs"].append((prog, int(retval)))
+        elif "=" in line:
+            key, value = line.split("=", 1)
+            result["vars"][key] = int(value, 0)
+    return result
+
+
+def btf_types(obj) -> list[dict]:
+    """The object's BTF types from `bpftool -j btf dump file OBJ` (index = type id - 1)."""
+    import json
+    r = run_tool([BPFTOOL, "-j", "btf", "dump", "file", obj], what="bpftool btf dump")
+    return json.loads(r.stdout)["types"]
+
+
+def btf_datasec_vars(obj) -> dict[str, dict[str, str]]:
+    """DATASEC name -> {VAR name: linkage ('global', 'static', 'extern')}."""
+    types = {t["id"]: t for t in btf_types(obj)}
+    out: dict[str, dict[str, str]] = {}
+    for t in types.values():
+        if t["kind"] == "DATASEC":
+            out[t["name"]] = {types[v["type_id"]]["name"]: types[v["type_id"]]["linkage"]
+                              for v in t["vars"] if types[v["type_id"]]["kind"] == "VAR"}
+    return out
+
+
+def btf_func_linkage(obj) -> dict[str, str]:
+    """FUNC name -> linkage ('global', 'static', 'extern')."""
+    return {t["name"]: t["linkage"] for t in btf_types(obj) if t["kind"] == "FUNC"}
+
+
+BPF_ALU = 0x04      # 32-bit ALU class (cpu v3's ALU32; BPF_END byte swaps exist at every cpu)
+BPF_JMP32 = 0x06    # 32-bit compares and jumps (cpu v3)
+BPF_END_OPS = (0xD4, 0xDC)
+
+
+def insn_opcodes(path) -> dict[str, list[int]]:
+    """Executable section name -> the opcode byte of every instruction, in order."""
+    f, elf = _elf(path)
+    with f:
+        return {sec.name: [code for _, code, *_ in _insns(sec.data(), not elf.little_endian)]
+                for sec in elf.iter_sections()
+                if sec["sh_flags"] & SHF_EXECINSTR and sec["sh_type"] == "SHT_PROGBITS"}
+
+
+def cpu_v3_insns(path) -> dict[str, int]:
+    """Counts of the instructions only cpu v3 has: {'alu32': class 0x04 except BPF_END, 'jmp32': class 0x06}."""
+    codes = [c for ops in insn_opcodes(path).values() for c in ops]
+    return {"alu32": sum(1 for c in codes if c & 0x07 == BPF_ALU and c not in BPF_END_OPS),
+            "jmp32": sum(1 for c in codes if c & 0x07 == BPF_JMP32)}
