@@ -1,7 +1,7 @@
 """User space of real libbpf C programs: skeletons, .rodata knobs, .bss/.data results, version sections, input CPU.
 
 What libbpf users run: `bpftool gen skeleton` of the linked object, a C loader built
-with gcc against libbpf (tests/c/skel/loader.c) that sets `skel->rodata->...` knobs
+with gcc against libbpf (tests/userspace/skel_loader.c) that sets `skel->rodata->...` knobs
 before load, runs the programs with BPF_PROG_TEST_RUN and prints `skel->bss->...`,
 `skel->data->...`. Expected values come from a Python model of the fixture's C code
 (tests/c/skel/*.c) and the packet, never from our linker's output; the clang
@@ -134,7 +134,7 @@ def skel_linked(cbuild, link_inputs):
 def user_space(tmp_path_factory):
     """user_space(obj) -> {'skeleton': skel.h, 'layout': skeleton_layout, 'loader': path or None}.
 
-    The loader (tests/c/skel/loader.c against the object's skeleton) is built only when the
+    The loader (tests/userspace/skel_loader.c against the object's skeleton) is built only when the
     skeleton declares every variable it uses; otherwise 'missing' lists what is absent.
     """
     bpfkit.require(bpfkit.have_libbpf_dev(), "gcc and libbpf-dev (to build skeleton loaders)")
@@ -154,7 +154,7 @@ def user_space(tmp_path_factory):
             missing += sorted(f"maps.{m}" for m in {"totals"} - set(layout["maps"]))
             loader = None
             if not missing:
-                loader = bpfkit.build_loader(bpfkit.C_DIR / "skel" / "loader.c", skel_h, d / "loader")
+                loader = bpfkit.build_loader(bpfkit.TESTS_DIR / "userspace" / "skel_loader.c", skel_h, d / "loader")
             memo[key] = {"skeleton": skel_h, "layout": layout, "loader": loader, "missing": missing}
         return memo[key]
 
