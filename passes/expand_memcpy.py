@@ -1,10 +1,39 @@
-"""expand-memcpy: keep the BPF backend's in-order memcpy and expand constant-size memset/memmove.
+"""expand-memcpy: the BPF backend's in-order memcpy, and memory intrinsics expanded as well as clang's code generator does.
 
 With --bpf-expand-memcpy-in-order (set here unless disabled, a process-global LLVM option)
-the BPF backend expands memcpy itself, in order, but stops expanding memset and memmove:
-they would become calls to functions a C program does not define ("failed to find BTF
-for extern 'memset'" at load time). So this pass rewrites constant-size llvm.memset and
-small llvm.memmove intrinsics into plain stores, as LLVM does without the option.
+the BPF backend expands memcpy itself, in order (each load right before its store, for the
+kernel JITs' copy matchers), but stops expanding memset and memmove: they would become
+calls to functions a C program does not define ("failed to find BTF for extern 'memset'"
+at load time). It also loses two things LLVM's generic lowering (clang's own object) does:
+it copies with the intrinsic's declared alignment only (a `char comm[16]` is copied byte by
+byte), and it loads a copy of constant data (`char s[] = "..."`, bpf_printk's format under
+BPF_NO_GLOBAL_DATA) from .rodata instead of storing the bytes as immediates.
+
+The rules, for llvm.memset/memmove/memcpy (and their .inline forms) of constant length:
+
+- Alignment of each side: the larger of the call's `align` attribute and what the address
+  proves, looking through constant-offset GEPs and bitcasts: min(object alignment, largest
+  power of two dividing the offset) when the base is an alloca or a global definition.
+- Stack objects are raised, as LLVM's lowering raises a stack object it zeroes or copies:
+  when a side starts in an alloca at a known offset, that alloca's alignment may be raised
+  up to 8 (BPF's stack alignment and widest access), by as little as gives the fewest
+  pieces, and only when the call is then expanded (or left to the backend, for memcpy).
+- Pieces: widest first (8, 4, 2, 1 bytes), each aligned, never wider than the alignment.
+- memset: stores of the splatted byte (a variable byte is splatted once, at the widest
+  piece, and truncated for the narrower ones), up to 128 pieces (LLVM's BPF limit).
+- memcpy/memmove from constant data (a non-volatile copy whose source is, at a known
+  offset, a constant global with a definitive initializer, e.g. `.rodata.str1.1` strings
+  and `__const.*` initializers; its bytes read from integers, strings, zero and undef):
+  stores of the bytes as integer immediates, aligned by the destination alone, up to 128
+  pieces. A local such global left without uses is deleted (no unused .rodata section).
+- memmove between other memory: every load, then every store (correct when the ranges
+  overlap), up to 16 pieces.
+- memcpy between other memory stays a memcpy for the backend's in-order expansion (that
+  is where the in-order property matters); its `align` attributes are raised to what the
+  two sides now prove (at most 8), so it copies with the widest accesses both allow.
+- Anything else is left as it is: volatile copies from constants (copied as memcpy), larger
+  or non-constant lengths, element-wise atomic intrinsics. Every call expanded before this
+  rule set is expanded now: higher alignment never needs more pieces.
 """
 
 from __future__ import annotations
@@ -12,17 +41,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bpf_linker.bindings import Builder
+from bpf_linker.bindings.builder import DataLayout
 from bpf_linker.pipeline import LinkContext, Pass
 
 MAX_STORES = 128  # LLVM's BPF limit for memset/memcpy expansion without the in-order option
 MAX_MEMMOVE_CHUNKS = 16  # all loads happen before the stores: keep register pressure sane
+STACK_ALIGN = 8  # BPF's stack alignment and widest access: how far a stack object is raised
+WIDTHS = (8, 4, 2, 1)
 
 
 def chunks(length: int, align: int):
     """(offset, width) pieces covering `length` bytes, widest first, never wider than the alignment."""
     out, offset = [], 0
     while offset < length:
-        for width in (8, 4, 2, 1):
+        for width in WIDTHS:
             if width <= length - offset and width <= align and offset % width == 0:
                 out.append((offset, width))
                 offset += width
@@ -30,10 +62,33 @@ def chunks(length: int, align: int):
     return out
 
 
+def lowbit(offset: int) -> int:
+    """The largest power of two dividing `offset` (the alignment an offset keeps); large for 0."""
+    return offset & -offset if offset else 1 << 32
+
+
+@dataclass
+class Side:
+    """One memory operand of a call: the alignment it proves now, and the stack object it starts in."""
+
+    align: int
+    alloca: object = None  # the alloca the address is a known offset into, if any
+    offset: int = 0
+
+    def reachable(self) -> int:
+        """The alignment this side can have once its stack object is raised."""
+        if self.alloca is None:
+            return self.align
+        return max(self.align, min(STACK_ALIGN, lowbit(self.offset)))
+
+
 class _Expander:
     def __init__(self, module, ctx: LinkContext):
         self.builder = Builder(module)
+        self.layout = DataLayout(module)
         self.align_kind = ctx.context.attribute_kind("align")
+        self.constant_sources: dict = {}  # globals whose bytes were stored as immediates
+        self.raised = 0
 
     def close(self):
         self.builder.close()
@@ -51,6 +106,34 @@ class _Expander:
         flag = call.operand(3).constant_int
         return flag is not None and flag != 0
 
+    def side(self, call, arg_index: int) -> Side:
+        """What operand `arg_index` (0 destination, 1 source) of `call` proves about its alignment."""
+        align = self.param_align(call, arg_index)
+        base, offset = self.layout.base_and_offset(call.operand(arg_index))
+        known = self.layout.object_alignment(base)
+        if known:
+            align = max(align, min(known, lowbit(offset)))
+        return Side(align, base if self.layout.is_alloca(base) else None, offset)
+
+    def choose(self, length: int, sides: list[Side]):
+        """(alignment, pieces): the fewest pieces the sides allow once raised, at the lowest alignment giving them."""
+        now = min(s.align for s in sides)
+        best = max(now, min(s.reachable() for s in sides))
+        fewest = len(chunks(length, best))
+        for align in sorted({now, *(w for w in WIDTHS if now < w <= best)}):
+            pieces = chunks(length, align)
+            if len(pieces) == fewest:
+                return align, pieces
+        return best, chunks(length, best)
+
+    def raise_to(self, sides: list[Side], align: int) -> None:
+        """Raise the stack objects of the sides that prove less than `align` (choose() said they can)."""
+        for s in sides:
+            if s.align < align:
+                self.builder.set_alignment(s.alloca, align)
+                s.align = align
+                self.raised += 1
+
     def address(self, base, offset: int):
         if offset == 0:
             return base
@@ -65,53 +148,105 @@ class _Expander:
         wide = self.builder.zext(value, width * 8)
         return self.builder.mul(wide, self.builder.const_int(width * 8, int.from_bytes(b"\x01" * width, "little")))
 
-    def plan(self, call, align: int, limit: int):
-        """The pieces to expand `call` into, positioning the builder before it; None to leave the call."""
+    def expand_memset(self, call) -> bool:
         length = self.const_len(call)
         if length is None:
-            return None
-        pieces = chunks(length, align)
-        if len(pieces) > limit:
-            return None
-        self.builder.position_before(call)
-        return pieces
-
-    def expand_memset(self, call) -> bool:
-        align = self.param_align(call, 0)
-        pieces = self.plan(call, align, MAX_STORES)
-        if pieces is None:
             return False
+        dest = self.side(call, 0)
+        align, pieces = self.choose(length, [dest])
+        if len(pieces) > MAX_STORES:
+            return False
+        self.raise_to([dest], align)
         builder = self.builder
-        dest, value, volatile = call.operand(0), call.operand(1), self.is_volatile(call)
-        splats = {}
+        builder.position_before(call)
+        target, value, volatile = call.operand(0), call.operand(1), self.is_volatile(call)
+        widest = max((w for _o, w in pieces), default=1)
+        wide = self.splat(value, widest)
+        splats = {widest: wide}
         for offset, width in pieces:
             if width not in splats:
-                splats[width] = self.splat(value, width)
-            builder.store(splats[width], self.address(dest, offset), min(width, align), volatile)
+                splats[width] = (self.splat(value, width) if value.constant_int is not None
+                                 else builder.trunc(wide, width * 8))
+            builder.store(splats[width], self.address(target, offset), width, volatile)
         builder.erase(call)
+        return True
+
+    def expand_constant_copy(self, call) -> bool:
+        """memcpy/memmove from constant data: stores of its bytes."""
+        length = self.const_len(call)
+        if length is None or self.is_volatile(call):
+            return False
+        base, offset = self.layout.base_and_offset(call.operand(1))
+        data = self.layout.constant_bytes(base, offset, length)
+        if data is None:
+            return False
+        dest = self.side(call, 0)
+        align, pieces = self.choose(length, [dest])
+        if len(pieces) > MAX_STORES:
+            return False
+        self.raise_to([dest], align)
+        builder = self.builder
+        builder.position_before(call)
+        target, order = call.operand(0), self.layout.byteorder
+        for offset_, width in pieces:
+            value = builder.const_int(width * 8, int.from_bytes(data[offset_:offset_ + width], order))
+            builder.store(value, self.address(target, offset_), width)
+        builder.erase(call)
+        self.constant_sources[base] = True
         return True
 
     def expand_memmove(self, call) -> bool:
-        align = min(self.param_align(call, 0), self.param_align(call, 1))
-        pieces = self.plan(call, align, MAX_MEMMOVE_CHUNKS)
-        if pieces is None:
+        length = self.const_len(call)
+        if length is None:
             return False
+        sides = [self.side(call, 0), self.side(call, 1)]
+        align, pieces = self.choose(length, sides)
+        if len(pieces) > MAX_MEMMOVE_CHUNKS:
+            return False
+        self.raise_to(sides, align)
         builder = self.builder
+        builder.position_before(call)
         dest, src, volatile = call.operand(0), call.operand(1), self.is_volatile(call)
         loaded = []
         for offset, width in pieces:  # every load before any store: correct when the ranges overlap
-            loaded.append(builder.load(width * 8, self.address(src, offset), min(width, align), volatile))
+            loaded.append(builder.load(width * 8, self.address(src, offset), width, volatile))
         for (offset, width), value in zip(pieces, loaded):
-            builder.store(value, self.address(dest, offset), min(width, align), volatile)
+            builder.store(value, self.address(dest, offset), width, volatile)
         builder.erase(call)
         return True
+
+    def align_memcpy(self, call) -> bool:
+        """A memcpy left to the backend: raise its stack objects and `align` attributes; True if changed."""
+        length = self.const_len(call)
+        if length is None:
+            return False
+        sides = [self.side(call, 0), self.side(call, 1)]
+        align, _pieces = self.choose(length, sides)
+        self.raise_to(sides, align)
+        changed = False
+        for index, s in enumerate(sides):
+            proven = min(s.align, STACK_ALIGN)
+            if proven > self.param_align(call, index):
+                self.builder.set_param_alignment(call, index, proven)
+                changed = True
+        return changed
+
+    def drop_unused_sources(self) -> int:
+        """Delete the local constant globals copies were read from that nothing uses any more."""
+        dropped = 0
+        for gv in self.constant_sources:
+            gv = self.layout.constant_global(gv)
+            if gv is not None and gv.linkage.is_local and not gv.has_uses():
+                self.builder.erase_global(gv)
+                dropped += 1
+        return dropped
 
 
 def intrinsic_calls(module, prefixes: tuple[str, ...]):
     """(call instruction, intrinsic name) for calls to intrinsics starting with one of `prefixes`."""
     for f in list(module.functions()):
         name = f.name
-        if f.is_declaration and name.startswith(prefixes):
+        if f.is_declaration and name.startswith(prefixes) and ".element.unordered.atomic" not in name:
             for user in list(f.uses()):
                 if user.is_call and user.called_value == f:
                     yield user, name
@@ -120,7 +255,7 @@ def intrinsic_calls(module, prefixes: tuple[str, ...]):
 @dataclass(frozen=True)
 class ExpandMemcpy(Pass):
     name = "expand-memcpy"
-    summary = "memcpy expanded in order by the backend; constant memset/memmove expanded to stores here"
+    summary = "memcpy expanded in order by the backend; constant memset/memmove and copies of constants expanded here"
     in_order: bool = True
 
     def llvm_args(self, ctx: LinkContext) -> list[str]:
@@ -132,13 +267,24 @@ class ExpandMemcpy(Pass):
         log = ctx.logger(self.name)
         expander = _Expander(module, ctx)
         try:
-            calls = list(intrinsic_calls(module, ("llvm.memset.", "llvm.memmove.")))
-            expanded = 0
+            calls = list(intrinsic_calls(module, ("llvm.memset.", "llvm.memmove.", "llvm.memcpy.")))
+            expanded, left = 0, []
             for call, name in calls:
-                done = expander.expand_memset(call) if name.startswith("llvm.memset.") else expander.expand_memmove(call)
+                if name.startswith("llvm.memset."):
+                    done = expander.expand_memset(call)
+                else:
+                    done = expander.expand_constant_copy(call) or (
+                        name.startswith("llvm.memmove.") and expander.expand_memmove(call))
+                    if not done and name.startswith("llvm.memcpy."):
+                        left.append(call)
                 expanded += done
+            # After every expansion raised what it could, so these see the final stack alignments.
+            realigned = sum(expander.align_memcpy(call) for call in left)
+            dropped = expander.drop_unused_sources()
             if calls:
-                log.debug("expanded %d of %d memset/memmove calls", expanded, len(calls))
+                log.debug("expanded %d of %d memset/memmove/memcpy calls; %d memcpy left to the backend "
+                          "(%d realigned); %d stack objects raised; %d unused constants dropped",
+                          expanded, len(calls), len(left), realigned, expander.raised, dropped)
         finally:
             expander.close()
 
