@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ._ffi import ffi
 from ._owned import Owned, UseAfterConsumeError
-from .values import FIRST_ARGUMENT_INDEX, GlobalValue, Linkage, Value
+from .values import FIRST_ARGUMENT_INDEX, LOAD, STORE, GlobalValue, Linkage, Value
 
 
 class Builder(Owned):
@@ -129,6 +129,19 @@ class DataLayout:
         """Bytes between consecutive elements of type `ty` in an array (its ABI size)."""
         return self.lib.LLVMABISizeOfType(self._td, ty)
 
+    def store_size(self, ty) -> int:
+        """Bytes a load or store of type `ty` touches."""
+        return self.lib.LLVMStoreSizeOfType(self._td, ty)
+
+    def access(self, inst: Value) -> tuple[Value, object] | None:
+        """(pointer, accessed type) of a load or store instruction; None for anything else."""
+        op = inst.opcode
+        if op == LOAD:
+            return inst.operand(0), self.lib.LLVMTypeOf(inst.handle)
+        if op == STORE:
+            return inst.operand(1), self.lib.LLVMTypeOf(inst.operand(0).handle)
+        return None
+
     # -- addresses -------------------------------------------------------------
     def gep_offset(self, gep: Value) -> int | None:
         """The constant byte offset a getelementptr (instruction or constant expression) adds; None if not constant."""
@@ -185,6 +198,10 @@ class DataLayout:
 
     def is_alloca(self, value: Value) -> bool:
         return self.lib.LLVMIsAAllocaInst(value.handle) != ffi.NULL
+
+    def alignment(self, value: Value) -> int:
+        """The alignment of an alloca, global variable, load or store (0: unspecified)."""
+        return self.lib.LLVMGetAlignment(value.handle)
 
     def object_alignment(self, value: Value) -> int:
         """The alignment of a stack object or a global variable's definition; 0 for any other value."""

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bpf_linker.bindings import Builder
+from bpf_linker.bindings import Builder, Value
 from bpf_linker.bindings.builder import DataLayout
 from bpf_linker.pipeline import LinkContext, Pass
 
@@ -231,6 +231,32 @@ class _Expander:
                 changed = True
         return changed
 
+    def align_stack_accesses(self, module) -> int:
+        """Loads and stores of 2, 4 or 8 bytes at a known offset into a stack object, aligned below
+        their width: raise the object and the access (LLVM's infer-alignment, which clang 18+ runs
+        after instcombine turned a small memcpy into one load and store; the BPF backend splits an
+        under-aligned access into bytes). Returns how many accesses were realigned."""
+        layout, builder, count = self.layout, self.builder, 0
+        for f in module.functions():
+            for handle in f.instructions():
+                inst = Value(module, handle)
+                access = layout.access(inst)
+                if access is None:
+                    continue
+                ptr, ty = access
+                width = layout.store_size(ty)
+                if width not in (2, 4, 8) or layout.alignment(inst) >= width:
+                    continue
+                base, offset = layout.base_and_offset(ptr)
+                if not layout.is_alloca(base) or lowbit(offset) < width:
+                    continue
+                if layout.object_alignment(base) < width:
+                    builder.set_alignment(base, width)
+                    self.raised += 1
+                builder.set_alignment(inst, width)
+                count += 1
+        return count
+
     def drop_unused_sources(self) -> int:
         """Delete the local constant globals copies were read from that nothing uses any more."""
         dropped = 0
@@ -280,11 +306,13 @@ class ExpandMemcpy(Pass):
                 expanded += done
             # After every expansion raised what it could, so these see the final stack alignments.
             realigned = sum(expander.align_memcpy(call) for call in left)
+            accesses = expander.align_stack_accesses(module)
             dropped = expander.drop_unused_sources()
-            if calls:
+            if calls or accesses:
                 log.debug("expanded %d of %d memset/memmove/memcpy calls; %d memcpy left to the backend "
-                          "(%d realigned); %d stack objects raised; %d unused constants dropped",
-                          expanded, len(calls), len(left), realigned, expander.raised, dropped)
+                          "(%d realigned); %d loads/stores realigned; %d stack objects raised; "
+                          "%d unused constants dropped",
+                          expanded, len(calls), len(left), realigned, accesses, expander.raised, dropped)
         finally:
             expander.close()
 
