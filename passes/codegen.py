@@ -11,6 +11,10 @@ directories gave two different objects (and assembly). glibc gives a new thread 
 own, fresh malloc arena, so the nodes parsed and the code generated there follow one
 allocation sequence that depends only on the bitcode: same inputs and flags, same bytes.
 The round trip costs a few milliseconds (bitcode write and read of the final module).
+
+When the btf pass left static BTF linkage of local functions to be done (C inputs), an
+object gets it by a patch of its `.BTF`; any other output by the btf pass's textual
+round trip before it is produced (see passes/btf.py).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from dataclasses import dataclass
 from bpf_linker.bindings import Context, Module, TargetMachine
 from bpf_linker.errors import LLVMError, PipelineError
 from bpf_linker.options import EMIT_KINDS
+from bpf_linker.passes.btf import PENDING_STATIC, mark_by_text, patch_object
 from bpf_linker.pipeline import LinkContext, Pass
 
 
@@ -39,6 +44,9 @@ class Codegen(Pass):
         tm = ctx.target_machine
         module.triple = ctx.triple
         module.data_layout = tm.data_layout()
+        pending_static = ctx.facts.get(PENDING_STATIC, False)
+        if pending_static and self.emit != "obj":  # only an object can be patched afterwards
+            mark_by_text(module, ctx, btf_rules=False)
         # Codegen of IR that fails the verifier can crash the process: check first.
         problem = module.verify()
         if problem:
@@ -48,7 +56,15 @@ class Codegen(Pass):
         elif self.emit == "llvm-bc":
             data = module.to_bitcode()
         else:
+            mark = len(ctx.context.diagnostics)
             data = emit_in_fresh_heap(ctx, module.to_bitcode(), self.emit)
+            if pending_static and self.emit == "obj":  # the btf pass left static BTF linkage to it
+                patched = patch_object(data, ctx)
+                if patched is None:
+                    del ctx.context.diagnostics[mark:]  # the second emit reports them again
+                    mark_by_text(module, ctx, btf_rules=False)
+                    patched = emit_in_fresh_heap(ctx, module.to_bitcode(), self.emit)
+                data = patched
         # Every error of the link counts, whichever pass LLVM reported it in.
         errors = [" ".join(d.message.split()) for d in ctx.context.errors()]
         if errors and options.fatal_errors:
