@@ -25,7 +25,9 @@ import logging
 import os
 import re
 import shlex
+import signal
 import sys
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +35,9 @@ from pathlib import Path
 from .errors import BpfLinkerError, UsageError
 from .logsetup import LogConfig, configure_logging
 from .options import EMIT_KINDS, LOG_LEVELS, OPT_LEVELS, LinkOptions
+from .reading import TooLarge, read_bounded_text
+
+MAX_RESPONSE_FILE = 16 << 20
 
 PROG = "bpf-linker"
 
@@ -40,9 +45,9 @@ logger = logging.getLogger("bpf_linker")
 
 
 class CommandLineError(UsageError):
-    """The arguments do not parse; main() prints the usage line and exits with 2."""
+    """The arguments do not parse; main() says so in one line and exits with 1."""
 
-    exit_status = 2
+    exit_status = 1
 
     def __init__(self, message: str, usage: str = ""):
         super().__init__(message)
@@ -324,13 +329,19 @@ def expand_response_files(argv: Sequence[str], _depth: int = 0) -> list[str]:
     for arg in argv:
         if arg.startswith("@") and len(arg) > 1:
             try:
-                data = Path(arg[1:]).read_bytes()
-            except OSError:
-                out.append(arg)  # as GNU ld: an unreadable @FILE is a literal argument
-                continue
+                data = read_bounded_text(arg[1:], MAX_RESPONSE_FILE, "response file")
+            except OSError as e:
+                if e.errno:  # as GNU ld: an unreadable @FILE is a literal argument
+                    out.append(arg)
+                    continue
+                raise CommandLineError(f"response file {arg[1:]}: {e.strerror}") from None
+            except TooLarge as e:
+                raise CommandLineError(f"response file {arg[1:]}: {e}") from None
+            except ValueError as e:
+                raise CommandLineError(str(e)) from None
             if _depth >= 32:
                 raise CommandLineError(f"response file '{arg[1:]}': too deeply nested")
-            out.extend(expand_response_files(_parse_response_file(os.fsdecode(data)), _depth + 1))
+            out.extend(expand_response_files(_parse_response_file(data), _depth + 1))
         else:
             out.append(arg)
     return out
@@ -363,6 +374,8 @@ def parse_command(argv: Sequence[str], environ: Mapping[str, str] | None = None)
         missing = []
         if args.output is None:
             missing.append("-o/--output")
+        elif args.output == "":
+            parser.error("-o/--output: empty path (use - for standard output)")
         if not args.inputs:
             missing.append("INPUTS")
         if missing:
@@ -454,51 +467,100 @@ def _describe_os_error(error: OSError) -> str:
     return str(error)
 
 
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived: unwind like Ctrl-C (stop the worker, remove temporary files)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+EXIT_ERROR = 1
+_STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+def one_line(text: str) -> str:
+    """Control characters (a newline in a file name) escaped, so an error stays one line."""
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in str(text))
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated(signum)
+
+
+def _catch_stop_signals():
+    """Turn SIGTERM/SIGHUP into Terminated while a command runs; returns the undo function."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    saved = {}
+    for sig in _STOP_SIGNALS:
+        if signal.getsignal(sig) in (signal.SIG_DFL, None):
+            saved[sig] = signal.signal(sig, _raise_terminated)
+
+    def undo():
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+    return undo
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run `bpf-linker` with argv (default sys.argv[1:]); returns the exit status."""
+    """Run `bpf-linker` with argv (default sys.argv[1:]); returns the exit status.
+
+    0: success; 1: any error (command line, inputs, symbols, LLVM), reported in one line, as
+    GNU ld does; 128 + N: stopped by signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP).
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
+    undo_signals = _catch_stop_signals()
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{PROG}: error: interrupted\n")
+        return 128 + signal.SIGINT
+    except Terminated as stop:
+        sys.stderr.write(f"{PROG}: error: stopped by {signal.Signals(stop.signum).name}\n")
+        return 128 + stop.signum
+    finally:
+        undo_signals()
+
+
+def _main(argv: list[str]) -> int:
     try:
         command = parse_command(argv)
     except CommandLineError as error:
-        sys.stderr.write(f"{error.usage}{PROG}: error: {error}\n")
-        return error.exit_status
+        sys.stderr.write(f"{PROG}: error: {one_line(error)} (see {PROG} --help)\n")
+        return EXIT_ERROR
     except BpfLinkerError as error:
-        sys.stderr.write(f"{PROG}: error: {error}\n")
-        return 1
+        sys.stderr.write(f"{PROG}: error: {one_line(error)}\n")
+        return EXIT_ERROR
     except SystemExit as exit_:  # --help
-        return exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 2)
-    except KeyboardInterrupt:
-        sys.stderr.write(f"{PROG}: error: interrupted\n")
-        return 130
+        return exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else EXIT_ERROR)
 
+    undo_logging = configure_logging(command.log)
     try:
-        undo_logging = configure_logging(command.log)
-    except OSError as error:
-        sys.stderr.write(f"{PROG}: error: cannot open log file: {_describe_os_error(error)}\n")
-        return 1
-
-    try:
-        logger.info("command line: %s", shlex.join([PROG, *argv]))
+        logger.info("command line: %s", one_line(shlex.join([PROG, *argv])))
         try:
             _run(command)
         except BpfLinkerError as error:
-            logger.error("%s", error)
+            logger.error("%s", one_line(error))
             logger.debug("traceback:", exc_info=True)
-            return 1
+            return EXIT_ERROR
         except OSError as error:
-            logger.error("%s", _describe_os_error(error))
+            logger.error("%s", one_line(_describe_os_error(error)))
             logger.debug("traceback:", exc_info=True)
-            return 1
-        except KeyboardInterrupt:
-            logger.error("interrupted")
-            return 130
+            return EXIT_ERROR
+        except MemoryError:
+            logger.error("out of memory (an input too large for this machine's memory limit?)")
+            return EXIT_ERROR
+        except (KeyboardInterrupt, Terminated):
+            raise
         except Exception as error:  # a bug: one line, the traceback with --log-level debug
             hint = "" if command.log.show_tracebacks else " (run with --log-level=debug for a traceback)"
-            logger.error("internal error: %s: %s%s", type(error).__name__, error, hint)
+            logger.error("internal error: %s: %s%s", type(error).__name__, one_line(error), hint)
             logger.debug("traceback:", exc_info=True)
             if getattr(error, "trace", ""):  # raised in the link's worker process
                 logger.debug("worker traceback:\n%s", error.trace)
-            return 1
+            return EXIT_ERROR
         return 0
     finally:
         undo_logging()

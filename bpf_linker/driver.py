@@ -12,7 +12,7 @@ from .inputs import read_inputs
 from .errors import PipelineError
 from .instrument import instrument_hooks
 from .options import LinkOptions
-from .output import refuse_input_as_output, write_atomically
+from .output import refuse_input_as_output, write_output
 from .pipeline import LinkContext, Pipeline, parse_pipeline, pipeline_for
 from .registry import default_registry
 from .worker import run_isolated
@@ -93,5 +93,5 @@ def link(options: LinkOptions, pipeline: Pipeline | None = None, *, isolate: boo
         if not result.outputs:
             raise PipelineError(f"{options.output}: the pipeline produced no output (it has no codegen pass)")
         data = result.outputs.get(options.emit) or next(iter(result.outputs.values()))
-        write_atomically(options.output, data)
+        write_output(options.output, data)
     return result

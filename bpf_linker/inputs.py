@@ -12,6 +12,7 @@ from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
 
 from .errors import InputError
+from .reading import MAX_INPUT, TooLarge, not_a_file, read_prefix_then_rest
 
 BITCODE_MAGIC = b"BC\xc0\xde"
 WRAPPER_MAGIC = b"\xde\xc0\x17\x0b"
@@ -20,6 +21,8 @@ ARCHIVE_MAGIC = b"!<arch>\n"
 THIN_ARCHIVE_MAGIC = b"!<thin>\n"
 
 _NO_BITCODE_HINT = "(compile with -emit-llvm or -fembed-bitcode)"
+_MEMBER_WARNINGS = 5
+_MAX_NAME_SHOWN = 120
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,20 @@ class _Collector:
     log: logging.Logger
     objects: list[InputObject] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    # Non-bitcode archive members beyond the first few are counted, not each warned about.
+    quiet_skips: int = 0
+
+    def warn_skipped_member(self, name: str) -> None:
+        if len(self.skipped) <= _MEMBER_WARNINGS:
+            self.log.warning("%s: skipped non-bitcode archive member", name)
+        else:
+            self.quiet_skips += 1
+            self.log.debug("%s: skipped non-bitcode archive member", name)
+
+    def summarize(self) -> None:
+        if self.quiet_skips:
+            self.log.warning("skipped %d more non-bitcode archive members (--log-level debug lists them)",
+                             self.quiet_skips)
 
 
 def read_inputs(paths: Sequence[str], log: logging.Logger) -> list[InputObject]:
@@ -126,31 +143,41 @@ def read_inputs(paths: Sequence[str], log: logging.Logger) -> list[InputObject]:
     found = _Collector(log)
     for path in paths:
         data = _read_file(path)
-        kind = classify(data)
-        if kind == "unknown":
-            raise InputError(
-                f"{path}: unrecognized input (not LLVM bitcode, IR text, ELF or ar archive)"
-            )
-        _collect(path, data, kind, found)
+        _collect(path, data, classify(data), found)
+    found.summarize()
     if not found.objects:
         names = found.skipped or list(paths)
-        raise InputError(f"no bitcode in the inputs: {', '.join(names)} {_NO_BITCODE_HINT}")
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        raise InputError(f"no bitcode in the inputs: {shown} {_NO_BITCODE_HINT}")
     return found.objects
+
+
+def _refuse_unknown(path: str, head: bytes, complete: bool) -> None:
+    """The kind is decided by the first 64 KiB, before the rest is read (`/dev/zero` fails here)."""
+    if not head:
+        raise InputError(f"{path}: empty file")
+    if classify(head) == "unknown":
+        raise InputError(f"{path}: unrecognized input (not LLVM bitcode, IR text, ELF or ar archive)")
 
 
 def _read_file(path: str) -> bytes:
     try:
+        reason = not_a_file(path)
+        if reason:
+            raise InputError(f"{path}: {reason}")
         with open(path, "rb") as f:
-            data = f.read()
+            return read_prefix_then_rest(f, MAX_INPUT, _IR_SCAN_LIMIT,
+                                         lambda head, complete: _refuse_unknown(path, head, complete))
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise InputError(f"{path}: is a directory") from None
     except OSError as e:
         raise InputError(f"{path}: cannot read: {e.strerror or e}") from None
-    if not data:
-        raise InputError(f"{path}: empty file")
-    return data
+    except TooLarge as e:
+        raise InputError(f"{path}: {e}, too large to be a BPF program's input") from None
+    except MemoryError:
+        raise InputError(f"{path}: not enough memory to read it") from None
 
 
 def _collect(name: str, data: bytes, kind: str, found: _Collector) -> None:
@@ -185,7 +212,7 @@ def _skip_member(name: str, found: _Collector) -> None:
     if _is_rust_metadata(name):
         found.log.debug("%s: Rust metadata, skipped", name)
     else:
-        found.log.warning("%s: skipped non-bitcode archive member", name)
+        found.warn_skipped_member(name)
 
 
 def _skip_elf(name: str, data: bytes, found: _Collector) -> None:
@@ -206,7 +233,13 @@ def _embedded_bitcode(name: str, data: bytes) -> bytes | None:
         section = ELFFile(io.BytesIO(data)).get_section_by_name(".llvmbc")
         if section is None or section["sh_type"] == "SHT_NOBITS":
             return None
+        start, size = section["sh_offset"], section["sh_size"]
+        if start + size > len(data):
+            raise InputError(f"{name}: malformed ELF: section .llvmbc (offset {start}, size {size}) "
+                             f"extends past the end of the file ({len(data)} bytes)")
         bitcode = section.data()
+    except InputError:
+        raise
     except Exception as e:  # pyelftools raises many unrelated types on bad input
         raise InputError(f"{name}: malformed ELF: {_reason(e)}") from None
     # -fembed-bitcode=marker leaves an empty (or one-byte) placeholder section.
@@ -353,7 +386,8 @@ def _gnu_long_name(archive: str, raw_name: bytes, table: bytes | None, offset: i
 def _display(raw: bytes) -> str:
     """Member names are for messages only: decode leniently and escape control characters."""
     text = raw.decode("utf-8", errors="backslashreplace")
-    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
+    text = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
+    return text if len(text) <= _MAX_NAME_SHOWN else text[:_MAX_NAME_SHOWN] + f"... ({len(raw)} bytes)"
 
 
 def _malformed(archive: str, detail: str) -> InputError:

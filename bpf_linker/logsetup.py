@@ -9,6 +9,7 @@ one process (tests do).
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from dataclasses import dataclass
 from typing import Callable, TextIO
@@ -82,11 +83,62 @@ class LineFormatter(logging.Formatter):
         return text
 
 
+class LogFileHandler(logging.FileHandler):
+    """The --log-file: a file that cannot be written (/dev/full, a full disk) costs one warning.
+
+    The link's result never depends on its log: on the first failed write the handler
+    warns on the console once and stops writing (no `--- Logging error ---` tracebacks).
+    """
+
+    def __init__(self, path: str, console: logging.Handler):
+        super().__init__(path, mode="a", encoding="utf-8")
+        self.console = console
+        self.failed = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self.failed:
+            super().emit(record)
+
+    def handleError(self, record: logging.LogRecord | None) -> None:
+        if self.failed:
+            return
+        self.failed = True
+        error = sys.exc_info()[1]
+        reason = getattr(error, "strerror", None) or error
+        _warn(self.console, f"cannot write log file {self.baseFilename}: {reason}; no more lines are written to it")
+
+    def flush(self) -> None:
+        if self.failed:
+            return
+        try:
+            super().flush()
+        except OSError:
+            self.handleError(None)
+
+    def close(self) -> None:
+        self.flush()
+        if self.failed and self.stream is not None:
+            # Closing would flush the unwritable buffer again: drop it.
+            try:
+                os.close(self.stream.fileno())
+            except OSError:
+                pass
+            self.stream = None
+        try:
+            super().close()
+        except OSError:
+            pass
+
+
+def _warn(console: logging.Handler, message: str) -> None:
+    console.handle(logging.LogRecord(LOGGER_NAME, logging.WARNING, __file__, 0, message, None, None))
+
+
 def configure_logging(config: LogConfig, stream: TextIO | None = None) -> Callable[[], None]:
     """Send the `bpf_linker` logger's records to `stream` (default stderr) and the log file.
 
-    Returns a function that removes the handlers again and closes the file. Raises
-    OSError when the log file cannot be opened (nothing is left configured then).
+    Returns a function that removes the handlers again and closes the file. A log file
+    that cannot be opened or written is one warning on the console; logging goes on there.
     """
     logger = logging.getLogger(LOGGER_NAME)
     formatter = LineFormatter()
@@ -95,9 +147,13 @@ def configure_logging(config: LogConfig, stream: TextIO | None = None) -> Callab
     console.setFormatter(formatter)
     handlers.append(console)
     if config.file is not None:
-        file_handler = logging.FileHandler(config.file, mode="a", encoding="utf-8")
-        file_handler.setFormatter(formatter)
-        handlers.append(file_handler)
+        try:
+            file_handler = LogFileHandler(config.file, console)
+        except OSError as e:
+            _warn(console, f"cannot open log file {config.file}: {e.strerror or e}; logging to stderr only")
+        else:
+            file_handler.setFormatter(formatter)
+            handlers.append(file_handler)
 
     saved = (logger.level, logger.propagate)
     logger.setLevel(config.levelno)

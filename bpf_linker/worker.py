@@ -71,6 +71,29 @@ class InternalError(Exception):
         self.trace = trace
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int) -> None:
+    """In the worker: default SIGTERM/SIGHUP, and SIGKILL when the parent dies (Linux prctl).
+
+    The parent turns SIGTERM into an exception that kills the worker; if the parent is
+    killed outright, the kernel ends the worker too, so no link outlives its command.
+    """
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
 def run_isolated(work, log):
     """Run `work(progress)` in a forked child; return its result or raise its error.
 
@@ -80,10 +103,19 @@ def run_isolated(work, log):
     sys.stderr.flush()
     read_fd, write_fd = os.pipe()
     err_file = tempfile.TemporaryFile(prefix="bpf-linker-stderr-")
-    pid = os.fork()
+    parent = os.getpid()
+    try:
+        pid = os.fork()
+    except OSError as e:
+        os.close(read_fd)
+        os.close(write_fd)
+        err_file.close()
+        raise BpfLinkerError(f"cannot start the link's worker process: {e.strerror} (fork failed; "
+                             "BPF_LINKER_IN_PROCESS=1 links in this process)") from None
     if pid == 0:  # child
         status = 0
         try:
+            _die_with_parent(parent)
             faulthandler.disable()  # the parent reports the crash, in one line
             os.close(read_fd)
             os.dup2(err_file.fileno(), 2)

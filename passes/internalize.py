@@ -8,17 +8,27 @@ from bpf_linker.bindings import Module
 from bpf_linker.errors import InputError
 from bpf_linker.options import MEMORY_BUILTINS
 from bpf_linker.pipeline import LinkContext, Pass
+from bpf_linker.reading import TooLarge, read_bounded
+
+
+MAX_EXPORT_FILE = 64 << 20
 
 
 def read_export_symbols(path: str) -> list[str]:
     """One symbol per line, no trimming (rustc's format); empty lines are ignored."""
     try:
-        with open(path, encoding="utf-8") as f:
-            return [line for line in f.read().split("\n") if line]
+        data = read_bounded(path, MAX_EXPORT_FILE)
     except OSError as e:
         raise InputError(f"{path}: cannot read export symbols file: {e.strerror}") from None
+    except TooLarge as e:
+        raise InputError(f"{path}: export symbols file is {e}") from None
+    if b"\0" in data:
+        raise InputError(f"{path}: export symbols file is not text (it contains NUL bytes)")
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise InputError(f"{path}: export symbols file is not UTF-8 text") from None
+    return [line for line in text.split("\n") if line]
 
 
 @dataclass(frozen=True)

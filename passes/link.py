@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from bpf_linker import input_cpu
 from bpf_linker.bindings import Linkage, Module
-from bpf_linker.errors import LinkError
+from bpf_linker.errors import InputError, LinkError
 from bpf_linker.options import MEMORY_BUILTINS
 from bpf_linker.pipeline import LinkContext, Pass
 
@@ -42,9 +42,17 @@ def check_target(obj, triple: str, ctx: LinkContext, log) -> None:
 
 
 def parse_input(ctx: LinkContext, obj) -> Module:
+    """Parse one input and verify it: LLVM's optimizer turns invalid IR into anything at all."""
     if obj.kind == "ir":
-        return Module.parse_ir(ctx.context, obj.data, obj.name)
-    return Module.parse_bitcode(ctx.context, obj.data, obj.name)
+        module = Module.parse_ir(ctx.context, obj.data, obj.name)
+    else:
+        module = Module.parse_bitcode(ctx.context, obj.data, obj.name)
+    problem = module.verify()
+    if problem:
+        module.close()
+        what = "IR" if obj.kind == "ir" else "bitcode"
+        raise InputError(f"{obj.name}: invalid {what} (LLVM's verifier): {' '.join(problem.split())[:500]}")
+    return module
 
 
 def has_promotable_alloca(function) -> bool:

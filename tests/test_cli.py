@@ -487,23 +487,32 @@ def test_main_log_file_gets_the_same_lines(fake_driver, tmp_path, capsys):
 
 
 def test_main_log_file_cannot_be_opened(fake_driver, tmp_path, capsys):
-    assert main(["in.bc", "-o", "o", "--log-file", str(tmp_path / "no" / "dir" / "log")]) == 1
-    assert capsys.readouterr().err.startswith("bpf-linker: error: cannot open log file:")
-    assert fake_driver.calls == []
+    # A log that cannot be written costs one warning; the link still runs.
+    assert main(["in.bc", "-o", "o", "--log-file", str(tmp_path / "no" / "dir" / "log")]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("bpf-linker: warning: cannot open log file ")
+    assert "No such file or directory; logging to stderr only" in err
+    assert len(fake_driver.calls) == 1
 
 
-def test_main_usage_error_exit_2(capsys):
-    assert main(["in.bc"]) == 2
+def test_main_usage_error_is_one_line_exit_1(capsys):
+    assert main(["in.bc"]) == 1
     err = capsys.readouterr().err
     assert err.splitlines() == [
-        "usage: bpf-linker [OPTIONS] -o OUTPUT INPUTS...",
-        "bpf-linker: error: the following arguments are required: -o/--output",
+        "bpf-linker: error: the following arguments are required: -o/--output (see bpf-linker --help)",
     ]
 
 
 def test_main_invalid_option_value_exit_1(capsys):
     assert main(["in.bc", "-o", "o", "--target", "x86_64"]) == 1
-    assert capsys.readouterr().err.startswith("bpf-linker: error: invalid --target 'x86_64'")
+    err = capsys.readouterr().err
+    assert err.startswith("bpf-linker: error: invalid --target 'x86_64'")
+    assert len(err.splitlines()) == 1
+
+
+def test_main_empty_output_path(capsys):
+    assert main(["in.bc", "-o", ""]) == 1
+    assert capsys.readouterr().err.startswith("bpf-linker: error: -o/--output: empty path")
 
 
 def test_main_help(capsys):
@@ -579,11 +588,10 @@ def test_python_m_help():
 
 def test_python_m_argument_error():
     result = run_module("in.bc", "-O", "9", "-o", "out.o")
-    assert result.returncode == 2
+    assert result.returncode == 1
     assert result.stdout == ""
-    assert "bpf-linker: error:" in result.stderr
-    assert "Traceback" not in result.stderr
-    assert result.stderr.splitlines()[0].startswith("usage: bpf-linker")
+    assert result.stderr.startswith("bpf-linker: error:")
+    assert len(result.stderr.splitlines()) == 1
 
 
 def test_man_page(tmp_path):
