@@ -1,7 +1,7 @@
 """Fuzzing the command line with mutated inputs: every outcome is a clean success or one error line.
 
-Seeds are built once per session with clang-16 / llvm-ar-16: bitcode, IR text, an ELF
-with `.llvmbc`, GNU and BSD ar archives (long member names, a nested archive, an
+Seeds are built once per session with clang-16 / llvm-ar-16: bitcode, IR text, IR that
+fails LLVM's verifier, an ELF with `.llvmbc` (and one whose `.llvmbc` runs past its end), GNU and BSD ar archives (long member names, a nested archive, an
 rlib-like archive with `lib.rmeta`) and a hand-made bitcode wrapper. Hypothesis mutates
 them (bit flips, overwrites with "interesting" values, inserts, deletes, truncation,
 splicing two seeds, line edits of text) or makes random bytes behind a magic number,
@@ -74,7 +74,25 @@ def seeds(tmp_path_factory) -> dict[str, bytes]:
     bpfkit.run_tool([bpfkit.LLVM_AR, "--format=bsd", "rcs", bsd, bc, helper_bc])
     out = {p.name: p.read_bytes() for p in (bc, ll, embed, gnu, nested, rlib, bsd)}
     out["wrapper.bc"] = _wrapper(bc.read_bytes())
+    # IR that parses but fails LLVM's verifier (a use before its definition).
+    out["unverified.ll"] = (b'target triple = "bpf"\ndefine i32 @prog(ptr %ctx) section "tc" {\nentry:\n'
+                            b"  %b = add i32 %a, 1\n  %a = add i32 1, 2\n  ret i32 %b\n}\n")
+    out["llvmbc-past-end.o"] = _llvmbc_past_end(out["prog.o"])
     return out
+
+
+def _llvmbc_past_end(elf: bytes) -> bytes:
+    """An ELF whose .llvmbc section header claims more bytes than the file has."""
+    import io
+    import struct
+
+    from elftools.elf.elffile import ELFFile
+
+    parsed = ELFFile(io.BytesIO(elf))
+    index = next(i for i, s in enumerate(parsed.iter_sections()) if s.name == ".llvmbc")
+    data = bytearray(elf)
+    struct.pack_into("<Q", data, parsed["e_shoff"] + index * parsed["e_shentsize"] + 32, len(elf) * 2)
+    return bytes(data)
 
 
 # --- mutations -----------------------------------------------------------------------------
