@@ -133,6 +133,18 @@ class DataLayout:
         """Bytes a load or store of type `ty` touches."""
         return self.lib.LLVMStoreSizeOfType(self._td, ty)
 
+    def instructions(self, function: Value):
+        """Every instruction of `function` as a Value, block by block (the next one is fetched first)."""
+        lib = self.lib
+        bb = lib.LLVMGetFirstBasicBlock(function.handle)
+        while bb != ffi.NULL:
+            inst = lib.LLVMGetFirstInstruction(bb)
+            while inst != ffi.NULL:
+                nxt = lib.LLVMGetNextInstruction(inst)
+                yield Value(self.module, inst)
+                inst = nxt
+            bb = lib.LLVMGetNextBasicBlock(bb)
+
     def access(self, inst: Value) -> tuple[Value, object] | None:
         """(pointer, accessed type) of a load or store instruction; None for anything else."""
         op = inst.opcode

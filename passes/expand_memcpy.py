@@ -40,7 +40,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bpf_linker.bindings import Builder, Value
+from bpf_linker.bindings import Builder
 from bpf_linker.bindings.builder import DataLayout
 from bpf_linker.pipeline import LinkContext, Pass
 
@@ -238,8 +238,7 @@ class _Expander:
         under-aligned access into bytes). Returns how many accesses were realigned."""
         layout, builder, count = self.layout, self.builder, 0
         for f in module.functions():
-            for handle in f.instructions():
-                inst = Value(module, handle)
+            for inst in layout.instructions(f):
                 access = layout.access(inst)
                 if access is None:
                     continue
