@@ -1,16 +1,4 @@
-"""Quality check: instructions and verified_insns of generated libbpf-style programs, ours against clang's single-file object.
-
-For each libLLVM found (16, 19, 22) the generated programs are compiled to bitcode by the
-matching clang (or the newest older one), linked by bpf-linker with that libLLVM, and
-compared with clang's own object of the same code: `clang-N -c` of the single-file source,
-or `llc-N` on its bitcode where there is no clang-N. Instructions are 8-byte slots
-(ld_imm64 counts two, as the kernel counts) of the program and of the .text functions it
-calls. As root, both objects are loaded (`bpftool prog loadall` into a unique /sys/fs/bpf
-directory, removed after) and `bpftool -j prog show` gives the kernel's verified_insns.
-Prints a table and the totals; exits 1 if any program has more instructions than clang's.
-
-Usage: python tools/bench_quality.py [--llvm 16,19,22] [--cpu generic] [--no-kernel] [--keep DIR]
-"""
+"""Quality check: instructions and verified_insns of generated libbpf-style programs, ours against clang's single-file object."""
 
 from __future__ import annotations
 
@@ -372,7 +360,19 @@ def table(rows: list[dict], kernel: bool) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    """For each libLLVM found (16, 19, 22) the generated programs are compiled to bitcode by the
+    matching clang (or the newest older one), linked by bpf-linker with that libLLVM, and
+    compared with clang's own object of the same code: `clang-N -c` of the single-file source,
+    or `llc-N` on its bitcode where there is no clang-N. Instructions are 8-byte slots
+    (ld_imm64 counts two, as the kernel counts) of the program and of the .text functions it
+    calls. As root, both objects are loaded (`bpftool prog loadall` into a unique /sys/fs/bpf
+    directory, removed after) and `bpftool -j prog show` gives the kernel's verified_insns
+    (bpftool before 7.2 does not print it: then the program's fdinfo does).
+    Prints a table and the totals; exits 1 if any program has more instructions than clang's.
+
+    Usage: python tools/bench_quality.py [--llvm 16,19,22] [--cpu generic] [--no-kernel] [--keep DIR]
+    """
+    parser = argparse.ArgumentParser(description=" ".join(main.__doc__.split("\n\n")[0].split()))
     parser.add_argument("--llvm", default="16,19,22", help="libLLVM major versions to measure (default 16,19,22)")
     parser.add_argument("--cpu", default="generic", help="-mcpu for clang and llc, --cpu for the linker")
     parser.add_argument("--no-kernel", action="store_true", help="do not load the objects (no verified_insns)")
