@@ -1,17 +1,30 @@
-"""The cffi declarations, libLLVM discovery and loading (one library per process)."""
+"""The cffi declarations, libLLVM discovery and loading (one library per process).
+
+Start-up costs, and what this module does about them (measured on a 2-CPU machine):
+- Parsing the declarations (decl/*.h) with cffi's in-line `cdef` imports pycparser and
+  costs 75-100 ms at every start. They are compiled once into cffi's out-of-line ABI
+  form (`set_source(name, None)`: a pure-Python module holding the parsed types, no C
+  compiler) under `${XDG_CACHE_HOME:-~/.cache}/bpf-linker-startup/`, named by a hash of every
+  decl file's name and contents and the cffi backend's version: editing, adding or
+  removing a decl file selects a new module, generated on first use. Loading it imports
+  only `_cffi_backend` (about 1 ms). When the cache cannot be written or read, the
+  in-line cdef is used, as before.
+- Discovery ran `rustc --print sysroot` (20-40 ms) and globbed system directories
+  (~70 ms) at every start. Candidates are now produced lazily (the first library that
+  loads ends the search) and both steps are cached in the same directory, keyed by
+  everything their answer depends on (see `_rustc_key` and `_system_key`) and checked
+  against the current state of the files they found, so a changed toolchain, PATH,
+  `BPF_LINKER_LLVM`, rustup override or installed library is never answered from a
+  stale entry.
+"""
 
 from __future__ import annotations
 
-import glob
+import json
 import os
 import re
-import shutil
-import subprocess
 import threading
 from dataclasses import dataclass
-from pathlib import Path
-
-import cffi
 
 from bpf_linker.errors import LLVMNotFoundError
 
@@ -19,13 +32,131 @@ MIN_VERSION = 16
 MAX_VERSION = 30
 ENV_VAR = "BPF_LINKER_LLVM"
 
-_DECL_DIR = Path(__file__).with_name("decl")
-# types.h holds the typedefs every other file uses; the rest, one file per C API area, in name order.
-_DECL_FILES = ("types.h", *sorted(p.name for p in _DECL_DIR.glob("*.h") if p.name != "types.h"))
+DECL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "decl")
+CACHE_FORMAT = 1
+# An input whose mtime is this close to the moment a cache entry is written might change
+# again within the file system's timestamp granularity: such entries are not written.
+_RACY_SECONDS = 2.0
 
-ffi = cffi.FFI()
-for _name in _DECL_FILES:
-    ffi.cdef((_DECL_DIR / _name).read_text())
+
+def cache_dir() -> str:
+    """`${XDG_CACHE_HOME:-~/.cache}/bpf-linker-startup`: beside bpf_linker.llvm_options's
+    `bpf-linker/` (one table per library), so each directory holds one kind of file."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "bpf-linker-startup")
+
+
+def _write_atomically(path: str, data: bytes) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _trusted(path: str) -> bool:
+    """A cache file we may exec or believe: ours, and writable by nobody else."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return st.st_uid == os.geteuid() and not st.st_mode & 0o022
+
+
+# --------------------------------------------------------------------------- declarations
+
+def decl_files(decl_dir: str = DECL_DIR) -> list[str]:
+    """Every *.h in `decl_dir`: types.h (the typedefs the others use) first, the rest by name."""
+    rest = sorted(n for n in os.listdir(decl_dir) if n.endswith(".h") and n != "types.h")
+    return ["types.h", *rest]
+
+
+def _digest(data: bytes) -> str:
+    try:
+        from _blake2 import blake2b  # hashlib's own backend, without hashlib's OpenSSL import (~4 ms)
+    except ImportError:  # pragma: no cover - CPython always builds it
+        from hashlib import blake2b
+    return blake2b(data, digest_size=16).hexdigest()
+
+
+@dataclass
+class Declarations:
+    """The cffi FFI object and where it came from: "cache", "generated" (now) or "inline"."""
+
+    ffi: object
+    source: str
+    path: str | None = None
+
+
+def load_declarations(decl_dir: str = DECL_DIR, cache: str | None = None) -> Declarations:
+    """The declarations of every decl file, from the compiled module when possible (see the module doc)."""
+    import _cffi_backend
+
+    names = decl_files(decl_dir)
+    texts = []
+    for name in names:
+        with open(os.path.join(decl_dir, name), "rb") as f:
+            texts.append(f.read())
+    key = b"\0".join([_cffi_backend.__version__.encode(), *(n.encode() + b"\n" + t for n, t in zip(names, texts))])
+    module = f"_bpf_linker_decl_{_digest(key)}"
+    path = os.path.join(cache if cache is not None else cache_dir(), module + ".py")
+    ffi = _load_compiled(module, path)
+    if ffi is not None:
+        return Declarations(ffi, "cache", path)
+    builder = _parse_inline(texts)
+    try:
+        _generate(builder, module, path)
+    except Exception:
+        return Declarations(builder, "inline")
+    ffi = _load_compiled(module, path)
+    return Declarations(ffi, "generated", path) if ffi is not None else Declarations(builder, "inline")
+
+
+def _load_compiled(module: str, path: str):
+    if not _trusted(path):
+        return None
+    try:
+        with open(path, "rb") as f:
+            code = compile(f.read(), path, "exec")
+        namespace = {"__name__": module, "__file__": path}
+        exec(code, namespace)
+        return namespace["ffi"]
+    except (Exception, SystemExit):  # damaged or foreign (even one that exits): regenerate
+        return None
+
+
+def _parse_inline(texts: list[bytes]):
+    import cffi
+
+    builder = cffi.FFI()
+    for text in texts:
+        builder.cdef(text.decode())
+    return builder
+
+
+def _generate(builder, module: str, path: str) -> None:
+    import contextlib
+    import io
+    import tempfile
+
+    builder.set_source(module, None)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=os.path.dirname(path)) as tmp:
+        with contextlib.redirect_stdout(io.StringIO()):  # cffi prints "generating ..."
+            builder.emit_python_code(os.path.join(tmp, "decl.py"))
+        with open(os.path.join(tmp, "decl.py"), "rb") as f:
+            _write_atomically(path, f.read())
+
+
+declarations = load_declarations()
+ffi = declarations.ffi
 
 
 @dataclass
@@ -46,6 +177,73 @@ _loaded: Library | None = None
 _lock = threading.Lock()
 
 
+# --------------------------------------------------------------------------- discovery cache
+
+def _sig(path: str):
+    """What identifies a file's or directory's current state: [mtime_ns, size, inode], or None."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_mtime_ns, st.st_size, st.st_ino]
+
+
+class _DiscoveryCache:
+    """step -> {"key": ..., "checks": {path: sig}, "value": ...} in one JSON file."""
+
+    def __init__(self, path: str | None = None):
+        self.path = path or os.path.join(cache_dir(), f"discovery-{CACHE_FORMAT}.json")
+        self._entries = None
+
+    def _read(self) -> dict:
+        if self._entries is None:
+            self._entries = {}
+            if _trusted(self.path):
+                try:
+                    with open(self.path, "rb") as f:
+                        data = json.loads(f.read())
+                    if isinstance(data, dict):
+                        self._entries = data
+                except (OSError, ValueError):
+                    pass
+        return self._entries
+
+    def get(self, step: str, key):
+        entry = self._read().get(step)
+        if not isinstance(entry, dict) or entry.get("key") != key:
+            return None
+        checks = entry.get("checks")
+        if not isinstance(checks, dict) or any(_sig(p) != s for p, s in checks.items()):
+            return None  # something it found has changed since
+        return entry.get("value")
+
+    def put(self, step: str, key, checks: list[str], value) -> None:
+        """Store `value` for `key`, valid while every path in `checks` keeps its state."""
+        import time
+
+        sigs = {p: _sig(p) for p in checks}
+        newest_ok = time.time_ns() - int(_RACY_SECONDS * 1e9)
+        if any(s is not None and s[0] > newest_ok for s in sigs.values()):
+            return  # something changed a moment ago and might change again within one timestamp tick
+        entries = dict(self._read())
+        entries[step] = {"key": key, "checks": sigs, "value": value}
+        try:
+            _write_atomically(self.path, json.dumps(entries, sort_keys=True).encode())
+            self._entries = entries
+        except OSError:
+            pass
+
+
+_cache: _DiscoveryCache | None = None
+
+
+def _discovery_cache() -> _DiscoveryCache:
+    global _cache
+    if _cache is None or _cache.path != os.path.join(cache_dir(), f"discovery-{CACHE_FORMAT}.json"):
+        _cache = _DiscoveryCache()
+    return _cache
+
+
 def _is_elf(path: str) -> bool:
     try:
         with open(path, "rb") as f:
@@ -54,53 +252,147 @@ def _is_elf(path: str) -> bool:
         return False
 
 
+# --------------------------------------------------------------------------- rustc's library
+
+def _rustup_home() -> str:
+    return os.environ.get("RUSTUP_HOME") or os.path.join(os.path.expanduser("~"), ".rustup")
+
+
+def _rustc_key(rustc: str) -> list:
+    """What `rustc --print sysroot` depends on: the binary PATH finds and, for a rustup proxy,
+    rustup's choice of toolchain (RUSTUP_TOOLCHAIN, settings.toml with its directory overrides,
+    the installed toolchains, rust-toolchain files in the working directory and its parents)."""
+    home = _rustup_home()
+    settings = os.path.join(home, "settings.toml")
+    key: list = [rustc, os.path.realpath(rustc), _sig(rustc), os.environ.get("RUSTUP_TOOLCHAIN"), home,
+                 _sig(settings), _sig(os.path.join(home, "toolchains"))]
+    cwd = os.getcwd()
+    try:
+        with open(settings, "rb") as f:
+            if b"[overrides]" in f.read():
+                key.append(cwd)  # `rustup override set` answers by directory
+    except OSError:
+        pass
+    d = cwd
+    while True:
+        for name in ("rust-toolchain", "rust-toolchain.toml"):
+            s = _sig(os.path.join(d, name))
+            if s is not None:
+                key.append([os.path.join(d, name), s])
+        parent = os.path.dirname(d)
+        if parent == d:
+            break
+        d = parent
+    return key
+
+
 def rustc_llvm_candidates() -> list[str]:
     """libLLVM shipped in the sysroot of the `rustc` on PATH (not the linker-script .so)."""
+    import shutil
+
     rustc = shutil.which("rustc")
     if not rustc:
         return []
+    cache = _discovery_cache()
+    key = _rustc_key(rustc)
+    cached = cache.get("rustc", key)
+    if isinstance(cached, list):
+        return cached
+    import subprocess
+
     try:
         sysroot = subprocess.run([rustc, "--print", "sysroot"], capture_output=True, text=True,
                                  timeout=30, check=True).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return []
-    found = sorted(glob.glob(os.path.join(sysroot, "lib", "libLLVM*.so*")), reverse=True)
-    return [p for p in found if _is_elf(p)]
+    libdir = os.path.join(sysroot, "lib")
+    found = sorted((os.path.join(libdir, n) for n in _listdir(libdir) if re.match(r"libLLVM.*\.so", n)),
+                   reverse=True)
+    found = [p for p in found if _is_elf(p)]
+    home = _rustup_home()
+    watched = [rustc, os.path.join(home, "settings.toml"), os.path.join(home, "toolchains"), libdir, *found]
+    cache.put("rustc", key, watched, found)
+    return found
+
+
+# --------------------------------------------------------------------------- system libraries
+
+def _listdir(path: str) -> list[str]:
+    try:
+        return os.listdir(path)
+    except OSError:
+        return []
 
 
 def _system_dirs() -> list[str]:
-    dirs = []
-    for pattern in ("/usr/lib/*-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/lib"):
-        dirs.extend(sorted(glob.glob(pattern)))
-    return dirs
+    usr_lib = sorted(_listdir("/usr/lib"))
+    dirs = [f"/usr/lib/{n}" for n in usr_lib if n.endswith("-linux-gnu") and os.path.isdir(f"/usr/lib/{n}")]
+    return dirs + [d for d in ("/usr/lib64", "/usr/lib", "/usr/local/lib") if os.path.isdir(d)]
 
 
-def system_llvm_candidates() -> list[str]:
-    """System libLLVM shared libraries, newest major version first, down to MIN_VERSION."""
+def _llvm_dirs() -> list[str]:
+    """/usr/lib/llvm-N (Debian's per-version trees)."""
+    return sorted(f"/usr/lib/{n}" for n in _listdir("/usr/lib") if re.fullmatch(r"llvm-\d+", n))
+
+
+def _system_key() -> list:
+    """The directories the search lists: their state changes whenever an entry is added or removed."""
+    dirs = _system_dirs() + _llvm_dirs()
+    dirs += [f"{d}/lib" for d in _llvm_dirs()]
+    return [[d, _sig(d)] for d in ["/usr/lib", *dirs]]
+
+
+def _scan_system() -> list[str]:
+    import fnmatch
+
+    listings = {}
+
+    def names(d: str) -> list[str]:
+        if d not in listings:  # each directory is listed once, then matched in memory
+            listings[d] = sorted(n for n in _listdir(d) if n.startswith("libLLVM"))
+        return listings[d]
+
     found: list[str] = []
+    dirs = _system_dirs()
     for major in range(MAX_VERSION, MIN_VERSION - 1, -1):
         patterns = []
-        for d in _system_dirs():
-            patterns += [f"{d}/libLLVM.so.{major}.*", f"{d}/libLLVM-{major}.so*",
-                         f"{d}/libLLVM-{major}.*.so*"]
-        patterns += [f"/usr/lib/llvm-{major}/lib/libLLVM.so*", f"/usr/lib/llvm-{major}/lib/libLLVM-{major}.so*"]
-        for pattern in patterns:
-            for path in sorted(glob.glob(pattern)):
-                real = os.path.realpath(path)
-                if _is_elf(real) and real not in found:
+        for d in dirs:
+            patterns += [(d, f"libLLVM.so.{major}.*"), (d, f"libLLVM-{major}.so*"), (d, f"libLLVM-{major}.*.so*")]
+        llvm_lib = f"/usr/lib/llvm-{major}/lib"
+        patterns += [(llvm_lib, "libLLVM.so*"), (llvm_lib, f"libLLVM-{major}.so*")]
+        for d, pattern in patterns:
+            for name in fnmatch.filter(names(d), pattern):
+                real = os.path.realpath(os.path.join(d, name))
+                if real not in found and _is_elf(real):
                     found.append(real)
     return found
 
 
-def discovery_order(explicit: str | None) -> list[tuple[str, str]]:
-    """(source, path) candidates in the order they are tried."""
+def system_llvm_candidates() -> list[str]:
+    """System libLLVM shared libraries, newest major version first, down to MIN_VERSION."""
+    cache = _discovery_cache()
+    key = _system_key()
+    cached = cache.get("system", key)
+    if isinstance(cached, list):
+        return cached
+    found = _scan_system()
+    cache.put("system", key, [d for d, _ in key] + found, found)
+    return found
+
+
+def discovery_order(explicit: str | None):
+    """(source, path) candidates in the order they are tried, computed as they are needed."""
     if explicit:
-        return [("--llvm", explicit)]
+        yield ("--llvm", explicit)
+        return
     env = os.environ.get(ENV_VAR)
     if env:
-        return [(ENV_VAR, env)]
-    return ([("rustc", p) for p in rustc_llvm_candidates()]
-            + [("system", p) for p in system_llvm_candidates()])
+        yield (ENV_VAR, env)
+        return
+    for path in rustc_llvm_candidates():
+        yield ("rustc", path)
+    for path in system_llvm_candidates():
+        yield ("system", path)
 
 
 def _version_from_name(path: str) -> int | None:
@@ -150,9 +442,8 @@ def load_llvm(explicit: str | None = None, min_major: int | None = None) -> Libr
                     f"{explicit}: another libLLVM is already loaded in this process ({_loaded.path}); "
                     "run the link in a new process")
             return _loaded
-        candidates = discovery_order(explicit)
         problems = []
-        for source, path in candidates:
+        for source, path in discovery_order(explicit):
             automatic = source not in ("--llvm", ENV_VAR)
             named = _version_from_name(path)
             if automatic and min_major and named and named < min_major:
@@ -184,7 +475,7 @@ _FATAL_PREFIX = b"bpf-linker: error: LLVM fatal error: "
 fatal_error_fd = 2
 
 
-@ffi.callback("void(const char *)")
+@ffi.callback("LLVMFatalErrorHandler")
 def _fatal_error_handler(reason):
     # LLVM aborts the process right after this returns; say why on one line and end with status 1.
     text = ffi.string(reason) if reason != ffi.NULL else b"unknown reason"

@@ -7,14 +7,13 @@ import os
 from dataclasses import dataclass
 
 from .bindings import Context, Module, load_llvm, set_command_line
-from . import llvm_options, versions
+from . import versions
 from .inputs import read_inputs
 from .errors import PipelineError
 from .instrument import instrument_hooks
 from .options import LinkOptions
 from .output import refuse_input_as_output, write_output
 from .pipeline import LinkContext, Pipeline, parse_pipeline, pipeline_for
-from .registry import default_registry
 from .worker import run_isolated
 
 log = logging.getLogger("bpf_linker")
@@ -36,9 +35,21 @@ def base_llvm_args(library, options: LinkOptions) -> list[str]:
     return args
 
 
+def validate_llvm_options(library, options: LinkOptions) -> None:
+    """llvm_options.validate, imported only when there is something to check: for the
+    defaults it returns at once, and its imports (subprocess, hashlib, difflib) cost ~10 ms."""
+    if options.cpu in (None, "generic") and not options.cpu_features and not options.llvm_args:
+        return
+    from . import llvm_options
+
+    llvm_options.validate(library, options)
+
+
 def build_pipeline(options: LinkOptions) -> Pipeline:
     """-p/--passes parsed with the plugins loaded, else the pipeline the flags build."""
     if options.passes:
+        from .registry import default_registry  # entry points are scanned only for -p
+
         return parse_pipeline(options.passes, default_registry(options.pass_plugins))
     return pipeline_for(options)
 
@@ -49,7 +60,7 @@ def _in_process(options: LinkOptions, pipeline: Pipeline, inputs, progress) -> L
     log.debug("LLVM %s from %s (%s)", ".".join(map(str, library.version)), library.path, library.source)
     versions.report_mixed(found)
     versions.check_readable(found, library)
-    llvm_options.validate(library, options)
+    validate_llvm_options(library, options)
     hooks = instrument_hooks(pipeline, options)
     context = Context(library)
     ctx = LinkContext(options=options, library=library, context=context, inputs=inputs, progress=progress)

@@ -8,9 +8,6 @@ import logging
 from dataclasses import dataclass, field
 from typing import Iterator, Sequence
 
-from elftools.elf.constants import SH_FLAGS
-from elftools.elf.elffile import ELFFile
-
 from .errors import InputError
 from .reading import MAX_INPUT, TooLarge, not_a_file, read_prefix_then_rest
 
@@ -229,6 +226,8 @@ def _skip_elf(name: str, data: bytes, found: _Collector) -> None:
 
 def _embedded_bitcode(name: str, data: bytes) -> bytes | None:
     """The bytes of the `.llvmbc` section, or None if there is none (or only a marker)."""
+    from elftools.elf.elffile import ELFFile  # here: only ELF inputs pay for importing pyelftools (~25 ms)
+
     try:
         section = ELFFile(io.BytesIO(data)).get_section_by_name(".llvmbc")
         if section is None or section["sh_type"] == "SHT_NOBITS":
@@ -252,6 +251,9 @@ def _embedded_bitcode(name: str, data: bytes) -> bytes | None:
 
 def _is_symbols_only(data: bytes) -> bool:
     """True for an ELF like rustc's symbols.o: no code and no initialized data."""
+    from elftools.elf.constants import SH_FLAGS
+    from elftools.elf.elffile import ELFFile
+
     try:
         for section in ELFFile(io.BytesIO(data)).iter_sections():
             if section["sh_flags"] & SH_FLAGS.SHF_EXECINSTR:

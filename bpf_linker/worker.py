@@ -4,11 +4,16 @@ The child reports progress ("parsing a.bc", "running pass 'codegen'") and finall
 result or error over a pipe; its stderr goes to a temporary file that the parent
 replays, so LLVM's own messages (fatal errors, ignored-feature warnings) can be read.
 A fork also gives each link fresh process-global LLVM options.
+
+Kept cheap: the parent's objects are frozen for the child's garbage collector (no
+copy-on-write of the parent's heap), and once the child has sent its outcome its exit
+is collected in the background instead of being waited for.
 """
 
 from __future__ import annotations
 
 import faulthandler
+import gc
 import importlib
 import os
 import pickle
@@ -16,6 +21,7 @@ import re
 import signal
 import sys
 import tempfile
+import threading
 import traceback
 
 from .errors import BpfLinkerError, LLVMError
@@ -104,9 +110,13 @@ def run_isolated(work, log):
     read_fd, write_fd = os.pipe()
     err_file = tempfile.TemporaryFile(prefix="bpf-linker-stderr-")
     parent = os.getpid()
+    # The child's garbage collector would touch (and so copy) every page of the parent's
+    # objects; frozen, it leaves them alone.
+    gc.freeze()
     try:
         pid = os.fork()
     except OSError as e:
+        gc.unfreeze()
         os.close(read_fd)
         os.close(write_fd)
         err_file.close()
@@ -122,15 +132,18 @@ def run_isolated(work, log):
             with os.fdopen(write_fd, "wb") as stream:
                 reporter = _Reporter(stream)
                 try:
-                    reporter.send("result", work(reporter.progress))
+                    outcome = ("result", work(reporter.progress))
                 except BaseException as e:  # everything goes back to the parent
-                    reporter.send(*_error_payload(e))
+                    outcome = _error_payload(e)
+                sys.stderr.flush()  # all of stderr is in err_file before the parent sees the outcome
+                reporter.send(*outcome)
         except BaseException:
             status = 3
         finally:
             sys.stderr.flush()
             os._exit(status)
 
+    gc.unfreeze()
     os.close(write_fd)
     step, outcome = "starting", None
     try:
@@ -146,7 +159,10 @@ def run_isolated(work, log):
                     step = message[1]
                 else:
                     outcome = message
-        _, wait_status = os.waitpid(pid, 0)
+        if outcome is None:  # crashed: its exit status says how
+            _, wait_status = os.waitpid(pid, 0)
+        else:  # done: its exit (unmapping libLLVM, a few ms) need not be waited for
+            _reap_later(pid)
         err_file.seek(0)
         captured = err_file.read().decode("utf-8", errors="replace")
     except BaseException:  # Ctrl-C while waiting: take the child down with us, leave no zombie
@@ -178,6 +194,23 @@ def run_isolated(work, log):
     else:
         reason = fatal or f"exit status {os.WEXITSTATUS(wait_status)}"
     raise LLVMError(f"LLVM crashed while {step}: {reason}", (captured,))
+
+
+def _reap_later(pid: int) -> None:
+    """Collect the exit status of a child that has sent its outcome, in the background.
+
+    Not a daemon thread: the interpreter waits for it at exit, so the worker never outlives
+    the command (and its CPU time and memory count as the command's, as wait4 reports them)
+    while the two processes' exits still overlap.
+    """
+    threading.Thread(target=_reap, args=(pid,), name="bpf-linker-reap").start()
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, 0)
+    except OSError:
+        pass
 
 
 def _replay_stderr(captured: str, log, crashed: bool) -> str | None:
