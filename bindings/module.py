@@ -11,7 +11,8 @@ from ._ffi import ffi
 from .context import Context
 from .memory_buffer import MemoryBuffer
 from ._owned import Owned
-from .values import GlobalValue
+from .types import Type
+from .values import GlobalValue, Linkage, Value
 
 VERIFIER_RETURN_STATUS = 2  # LLVMReturnStatusAction
 USED_LISTS = ("llvm.used", "llvm.compiler.used")
@@ -81,6 +82,15 @@ class Module(Owned):
     def name(self) -> str:
         size = ffi.new("size_t *")
         return decode(self.lib.LLVMGetModuleIdentifier(self.handle, size), size[0])
+
+    @name.setter
+    def name(self, value: str) -> None:
+        data = value.encode()
+        self.lib.LLVMSetModuleIdentifier(self.handle, data, len(data))
+
+    def is_empty(self) -> bool:
+        """No functions, global variables or aliases."""
+        return next(self.global_values(), None) is None
 
     @property
     def triple(self) -> str:
@@ -153,6 +163,84 @@ class Module(Owned):
         h = self.lib.LLVMGetNamedGlobal(self.handle, name.encode())
         return None if h == ffi.NULL else GlobalValue(self, h, "variable")
 
+    def get_alias(self, name: str) -> GlobalValue | None:
+        data = name.encode()
+        h = self.lib.LLVMGetNamedGlobalAlias(self.handle, data, len(data))
+        return None if h == ffi.NULL else GlobalValue(self, h, "alias")
+
+    def get_global_value(self, name: str) -> GlobalValue | None:
+        """The function, global variable or alias called `name`, whichever it is; None if none."""
+        return self.get_function(name) or self.get_global(name) or self.get_alias(name)
+
+    # -- building (the pass-author API; see README "Pass API reference") ----
+    def int_type(self, bits: int) -> Type:
+        """`iN` in this module's context."""
+        if not 1 <= bits <= (1 << 23):
+            raise ValueError(f"integer width must be 1 to 8388608 bits, not {bits}")
+        return Type(self, self.lib.LLVMIntTypeInContext(self.lib.LLVMGetModuleContext(self.handle), bits))
+
+    def pointer_type(self, address_space: int = 0) -> Type:
+        return Type(self, self.lib.LLVMPointerTypeInContext(self.lib.LLVMGetModuleContext(self.handle),
+                                                            address_space))
+
+    def array_type(self, element: Type, length: int) -> Type:
+        """`[length x element]`."""
+        return Type(self, self.lib.LLVMArrayType(element.handle, length))
+
+    def const_int(self, type_or_bits: "Type | int", value: int) -> Value:
+        """An integer constant; `value` may be negative, and must fit the width signed or unsigned."""
+        ty = self.int_type(type_or_bits) if isinstance(type_or_bits, int) else type_or_bits
+        width = ty.width
+        if width is None:
+            raise ValueError(f"const_int needs an integer type, not {ty}")
+        if not -(1 << (width - 1)) <= value < (1 << width):
+            raise ValueError(f"{value} does not fit in i{width}")
+        if width > 64:
+            raise ValueError("const_int: widths over 64 bits are not supported")
+        return Value(self, self.lib.LLVMConstInt(ty.handle, value & ((1 << 64) - 1), value < 0))
+
+    def const_string(self, data: "bytes | str", null_terminate: bool = True) -> Value:
+        """A `[N x i8]` constant array of the bytes (UTF-8 for str), with a final NUL by default."""
+        raw = data.encode() if isinstance(data, str) else bytes(data)
+        context = self.lib.LLVMGetModuleContext(self.handle)
+        return Value(self, self.lib.LLVMConstStringInContext(context, raw, len(raw), not null_terminate))
+
+    def const_null(self, ty: Type) -> Value:
+        """The zero value of a type (`zeroinitializer`, `null`, `0`)."""
+        return Value(self, self.lib.LLVMConstNull(ty.handle))
+
+    def undef(self, ty: Type) -> Value:
+        return Value(self, self.lib.LLVMGetUndef(ty.handle))
+
+    def add_global(self, name: str, ty: "Type | None" = None, *, initializer: "Value | None" = None,
+                   section: str = "", constant: bool = False, linkage: "Linkage | str" = "external",
+                   alignment: int = 0) -> GlobalValue:
+        """Add a global variable. Give its type, or an initializer (its type is used):
+        `module.add_global("greeting", initializer=module.const_string("hi"), section=".rodata",
+        constant=True)`. Without an initializer it is a declaration (an extern)."""
+        if ty is None:
+            if initializer is None:
+                raise ValueError("add_global needs a type or an initializer")
+            ty = initializer.type
+        if self.get_global_value(name) is not None:
+            raise ValueError(f"the module already has a global named '{name}'")
+        gv = GlobalValue(self, self.lib.LLVMAddGlobal(self.handle, ty.handle, name.encode()), "variable")
+        if initializer is not None:
+            gv.initializer = initializer
+        if section:
+            gv.section = section
+        gv.global_constant = constant
+        gv.linkage = linkage
+        if alignment:
+            gv.alignment = alignment
+        return gv
+
+    def run_passes(self, pipeline: str, target_machine=None) -> None:
+        """Run an LLVM new-pass-manager pipeline string (`"function(instcombine),globaldce"`);
+        give `ctx.target_machine` so BPF's own IR passes take part. Raises LLVMError."""
+        from .passes import run_passes
+        run_passes(self, pipeline, target_machine)
+
     def used_names(self) -> set[str]:
         """Names listed in llvm.used / llvm.compiler.used."""
         names = set()
@@ -169,6 +257,38 @@ class Module(Owned):
                 if name:
                     names.add(name)
         return names
+
+    def sort_used_lists(self) -> None:
+        """Order llvm.used / llvm.compiler.used like the module's own lists (clang sorts them by name).
+
+        LLVMLinkModules2 creates the linked copies of a module's functions and globals in the
+        order they are first reached, starting from these lists: sorted this way, a linked
+        file keeps its programs and maps in source order, as libbpf's linker does.
+        """
+        position = {}
+        for kind, values in (("variable", self.global_variables()), ("function", self.functions()),
+                             ("alias", self.aliases())):
+            for index, gv in enumerate(values):
+                position[gv.handle] = (kind, index)
+        for list_name in USED_LISTS:
+            gv = self.get_global(list_name)
+            init = gv.initializer if gv is not None else None
+            if init is None or init.num_operands < 2:
+                continue
+            entries = init.operands()
+
+            def key(op):
+                target = op
+                while target.name == "" and target.num_operands > 0:
+                    target = target.operand(0)
+                return position.get(target.handle, ("~", 0))
+
+            ordered = sorted(entries, key=key)
+            if ordered == entries:
+                continue
+            values = ffi.new("LLVMValueRef[]", [op.handle for op in ordered])
+            element = self.lib.LLVMTypeOf(ordered[0].handle)
+            self.lib.LLVMSetInitializer(gv.handle, self.lib.LLVMConstArray(element, values, len(ordered)))
 
     # -- whole-module operations --------------------------------------------
     def link_in(self, other: "Module") -> list[str]:

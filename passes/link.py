@@ -278,6 +278,7 @@ class Link(Pass):
         for obj in ctx.inputs:
             ctx.progress(f"parsing {obj.name}")
             src = parse_input(ctx, obj)
+            ctx.input_parsed(obj, src)  # --dump-dir, -M and -y see each input as parsed
             if ctx.first_triple is None:
                 ctx.first_triple = src.triple
             check_target(obj, src.triple, ctx, log)
@@ -291,6 +292,15 @@ class Link(Pass):
                 ctx.user_space_globals.update(gv.name for gv in global_variable_definitions(src))
             self._resolve_conflicts(module, src, obj.name, ctx)
             ctx.progress(f"linking {obj.name}")
+            if module.is_empty():
+                # The first input becomes the module as it is: linking into an empty module
+                # would reorder its functions and globals (by llvm.used, alphabetically), and
+                # with them the programs and maps of the object, unlike clang's own object.
+                name = module.name
+                module.replace_with(src)
+                module.name = name
+                continue
+            src.sort_used_lists()
             errors = module.link_in(src)
             if errors:
                 raise LinkError(f"{obj.name}: cannot link: {'; '.join(errors)}")

@@ -1,4 +1,4 @@
-/* llvm-c/Core.h: string attributes, named metadata strings, replacing uses. */
+/* llvm-c/Core.h: string attributes, named metadata strings, replacing uses, module identifiers. */
 LLVMAttributeRef LLVMGetStringAttributeAtIndex(LLVMValueRef F, LLVMAttributeIndex Idx, const char *K, unsigned KLen);
 LLVMAttributeRef LLVMCreateStringAttribute(LLVMContextRef C, const char *K, unsigned KLength, const char *V, unsigned VLength);
 const char *LLVMGetStringAttributeValue(LLVMAttributeRef A, unsigned *Length);
@@ -9,3 +9,5 @@ const char *LLVMGetMDString(LLVMValueRef V, unsigned *Length);
 unsigned LLVMGetMDNodeNumOperands(LLVMValueRef V);
 void LLVMGetMDNodeOperands(LLVMValueRef V, LLVMValueRef *Dest);
 void LLVMReplaceAllUsesWith(LLVMValueRef OldVal, LLVMValueRef NewVal);
+void LLVMSetModuleIdentifier(LLVMModuleRef M, const char *Ident, size_t Len);
+LLVMValueRef LLVMConstArray(LLVMTypeRef ElementTy, LLVMValueRef *ConstantVals, unsigned Length);
