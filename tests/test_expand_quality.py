@@ -119,6 +119,21 @@ def insns(path, section_name=None):
     return out
 
 
+def function_insns(path, name: str):
+    """(opcode, dst, src, off) of the instructions of function `name`."""
+    from elftools.elf.elffile import ELFFile
+    with open(path, "rb") as f:
+        elf = ELFFile(f)
+        sym = next(s for s in elf.get_section_by_name(".symtab").iter_symbols() if s.name == name)
+        data = elf.get_section(sym["st_shndx"]).data()[sym["st_value"]:sym["st_value"] + sym["st_size"]]
+    out, i = [], 0
+    while i + 8 <= len(data):
+        code, regs, off = struct.unpack_from("<BBh", data, i)
+        out.append((code, regs & 0xF, regs >> 4, off))
+        i += 16 if code == 0x18 else 8
+    return out
+
+
 def program_sizes(path) -> dict[str, int]:
     """Program -> 8-byte slots (ld_imm64 is two, as the kernel counts), plus .text if it calls into it."""
     from elftools.elf.elffile import ELFFile
@@ -227,19 +242,72 @@ def test_memcpy_between_stack_objects_stays_in_order_and_wide(llvm_lib, quality)
     """stack_copy_prog's 16-byte char-array copy: left to the backend's in-order expansion,
     with both arrays raised to 8, it is two ldxdw/stxdw pairs (each load right before its store)."""
     ours, _ref = quality(llvm_lib, "generic", "stack")
-    from elftools.elf.elffile import ELFFile
-    with open(ours, "rb") as f:
-        elf = ELFFile(f)
-        sym = next(s for s in elf.get_section_by_name(".symtab").iter_symbols() if s.name == "stack_copy_prog")
-        sec_name = elf.get_section(sym["st_shndx"]).name
-    code = [(op, dst, src, off) for _s, op, dst, src, off in insns(ours, sec_name)]
+    code = function_insns(ours, "stack_copy_prog")
     ops = [c[0] for c in code]
     # ldxdw rX = *(rA + o); *(rB + p) = rX; ldxdw rY = *(rA + o + 8); *(rB + p + 8) = rY
     pairs = [i for i in range(len(code) - 3) if ops[i:i + 4] == [0x79, 0x7B, 0x79, 0x7B]
-             and code[i][0 + 1] == code[i + 1][2] and code[i + 2][1] == code[i + 3][2]
+             and code[i][1] == code[i + 1][2] and code[i + 2][1] == code[i + 3][2]
              and code[i][2] == code[i + 2][2] and code[i + 1][1] == code[i + 3][1]
              and code[i + 2][3] == code[i][3] + 8 and code[i + 3][3] == code[i + 1][3] + 8]
     assert pairs, bpfkit.disasm(ours)
+
+
+RULES_IR = """
+target datalayout = "e-m:e-p:64:64-i64:64-i128:128-n32:64-S128"
+target triple = "bpf"
+
+@name = private unnamed_addr constant [16 x i8] c"hello-world\\00\\00\\00\\00\\00", align 1
+@fmt = private unnamed_addr constant [8 x i8] c"abcdefg\\00", align 1
+@data = dso_local global [16 x i8] zeroinitializer, align 8
+
+define dso_local i32 @rules_prog(ptr %ctx) section "tc" {
+  %zero = alloca [16 x i8], align 1
+  %str = alloca [16 x i8], align 1
+  %vol = alloca [8 x i8], align 1
+  %cpy = alloca [16 x i8], align 1
+  call void @llvm.memset.p0.i64(ptr align 1 %zero, i8 0, i64 16, i1 false)
+  call void @llvm.memcpy.p0.p0.i64(ptr align 1 %str, ptr align 1 @name, i64 16, i1 false)
+  call void @llvm.memcpy.p0.p0.i64(ptr align 1 %vol, ptr align 1 @fmt, i64 8, i1 true)
+  call void @llvm.memcpy.p0.p0.i64(ptr align 1 %cpy, ptr align 1 @data, i64 16, i1 false)
+  %1 = call i64 inttoptr (i64 6 to ptr)(ptr %zero, i32 16, ptr %str, ptr %vol, ptr %cpy)
+  ret i32 0
+}
+
+declare void @llvm.memset.p0.i64(ptr, i8, i64, i1)
+declare void @llvm.memcpy.p0.p0.i64(ptr, ptr, i64, i1)
+"""
+
+
+def test_rules_on_ir(llvm_lib, tmp_path):
+    """The pass alone on hand-written IR: zeroing and a string copy become 8-byte stores into
+    raised stack objects (the string's constant deleted), a volatile copy of a constant stays a
+    memcpy, a copy from a writable global stays a memcpy for the backend with align 8."""
+    from bpf_linker.bindings import Context, Module, load_llvm
+    from bpf_linker.bindings.builder import DataLayout
+    src = tmp_path / "rules.ll"
+    src.write_text(RULES_IR)
+    out = tmp_path / "out.ll"
+    bpfkit.run_linker("-p", "unpack-archives,link,internalize,expand-memcpy,codegen{emit=llvm-ir}",
+                      "--export", "rules_prog", "-o", out, src, llvm=llvm_lib)
+    m = Module.parse_ir(Context(load_llvm()), out.read_bytes(), "out.ll")
+    dl = DataLayout(m)
+    f = m.get_function("rules_prog")
+    code = list(dl.instructions(f))
+    allocas = {i.name: dl.alignment(i) for i in code if dl.is_alloca(i)}
+    assert allocas == {"zero": 8, "str": 8, "vol": 1, "cpy": 8}, allocas
+    stores = []
+    for i in code:
+        if i.opcode == 28:  # LLVMStore
+            base, offset = dl.base_and_offset(i.operand(1))
+            stores.append((base.name, offset, i.operand(0).constant_int, dl.alignment(i)))
+    word = [int.from_bytes(b"hello-wo", "little"), int.from_bytes(b"rld".ljust(8, b"\0"), "little")]
+    assert sorted(stores) == sorted([("zero", 0, 0, 8), ("zero", 8, 0, 8),
+                                     ("str", 0, word[0], 8), ("str", 8, word[1], 8)]), stores
+    copies = [i for i in code if i.is_call and i.called_value.name.startswith("llvm.memcpy")]
+    align = m.context.attribute_kind("align")
+    assert [(c.operand(0).name, c.operand(3).constant_int, c.param_attribute(0, align), c.param_attribute(1, align))
+            for c in copies] == [("vol", 1, 1, 1), ("cpy", 0, 8, 8)]
+    assert m.get_global("name") is None and m.get_global("fmt") is not None
 
 
 def test_more_alignment_never_needs_more_pieces():
