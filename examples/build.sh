@@ -12,7 +12,10 @@ done
 rm -f "$out/libcsum.a"
 llvm-ar-16 rcs "$out/libcsum.a" "$out/csum.bc"
 
-bpf-linker -o "$out/split.o" "$out/main.bc" "$out/parse.bc" "$out/libcsum.a"
+# The linker tools/setup.sh installed (in .venv), else the one on PATH.
+linker=${BPF_LINKER:-$here/../.venv/bin/bpf-linker}
+[ -x "$linker" ] || linker=bpf-linker
+"$linker" -o "$out/split.o" "$out/main.bc" "$out/parse.bc" "$out/libcsum.a"
 echo "linked $out/split.o"
 bpftool btf dump file "$out/split.o" | grep "FUNC '" || true
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import sysconfig
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+# The `bpf-linker` console script of the environment running the tests comes first on PATH
+# (rustc's `-C linker=bpf-linker` looks it up there), also when that venv is not activated.
+os.environ["PATH"] = os.pathsep.join([sysconfig.get_path("scripts"), os.environ.get("PATH", "")])
 
 import pytest  # noqa: E402
 
