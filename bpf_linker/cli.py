@@ -267,6 +267,22 @@ def _split_commas(values: Sequence[str]) -> tuple[str, ...]:
     return tuple(item for value in values for item in value.split(",") if item)
 
 
+LOG_ENV_VAR = "BPF_LINKER_LOG"
+
+
+def _env_log(environ: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """BPF_LINKER_LOG=LEVEL[:FILE], for builds whose linker flags cannot be changed (rustc calls us)."""
+    spec = environ.get(LOG_ENV_VAR, "").strip()
+    if not spec:
+        return None, None
+    level, _, path = spec.partition(":")
+    level = level.strip().lower() or None
+    if level is not None and level not in LOG_LEVELS:
+        raise UsageError(f"{LOG_ENV_VAR}: invalid log level '{level}' (expected one of {', '.join(LOG_LEVELS)}, "
+                         "optionally followed by :FILE)")
+    return level, path or None
+
+
 def _rust_log_level(environ: Mapping[str, str]) -> str | None:
     """The level RUST_LOG gives the linker, if it is a plain one ("debug", "bpf_linker=info")."""
     spec = environ.get("RUST_LOG", "").strip()
@@ -409,8 +425,9 @@ def parse_command(argv: Sequence[str], environ: Mapping[str, str] | None = None)
         print_changed=args.print_changed,
         time_passes=args.time_passes,
     )
-    level = args.log_level or _rust_log_level(environ) or "warn"
-    return Command(action, options, LogConfig(level=level, file=args.log_file))
+    env_level, env_file = _env_log(environ)
+    level = args.log_level or env_level or _rust_log_level(environ) or "warn"
+    return Command(action, options, LogConfig(level=level, file=args.log_file or env_file))
 
 
 def parse_options(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> tuple[LinkOptions, LogConfig]:
