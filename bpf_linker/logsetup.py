@@ -134,6 +134,22 @@ def _warn(console: logging.Handler, message: str) -> None:
     console.handle(logging.LogRecord(LOGGER_NAME, logging.WARNING, __file__, 0, message, None, None))
 
 
+class FileLineFormatter(LineFormatter):
+    """Log-file lines also name the process and the step, as many links may share one file:
+    `bpf-linker[1234]: info: link: message` (the pid of the command, also for its worker's lines)."""
+
+    def __init__(self):
+        super().__init__()
+        self.pid = os.getpid()
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        step = record.name.rpartition(".")[2] if record.name.startswith(f"{LOGGER_NAME}.passes.") else ""
+        head, sep, rest = text.partition(": ")
+        word, sep2, message = rest.partition(": ")
+        return f"{head}[{self.pid}]: {word}: {step + ': ' if step else ''}{message}"
+
+
 def configure_logging(config: LogConfig, stream: TextIO | None = None) -> Callable[[], None]:
     """Send the `bpf_linker` logger's records to `stream` (default stderr) and the log file.
 
@@ -152,7 +168,7 @@ def configure_logging(config: LogConfig, stream: TextIO | None = None) -> Callab
         except OSError as e:
             _warn(console, f"cannot open log file {config.file}: {e.strerror or e}; logging to stderr only")
         else:
-            file_handler.setFormatter(formatter)
+            file_handler.setFormatter(FileLineFormatter())
             handlers.append(file_handler)
 
     saved = (logger.level, logger.propagate)

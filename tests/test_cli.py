@@ -475,15 +475,42 @@ def test_main_keyboard_interrupt(fake_driver, capsys):
     assert capsys.readouterr().err == "bpf-linker: error: interrupted\n"
 
 
-def test_main_log_file_gets_the_same_lines(fake_driver, tmp_path, capsys):
+def test_main_log_file_gets_the_same_lines_with_the_pid(fake_driver, tmp_path, capsys):
     fake_driver.error = LinkError("nope")
     log_file = tmp_path / "link.log"
     assert main(["in.bc", "-o", "out.o", "--log-file", str(log_file), "--log-level=info"]) == 1
     err = capsys.readouterr().err
     text = log_file.read_text()
-    assert text == err
-    assert text.splitlines()[0].startswith("bpf-linker: info: command line: bpf-linker in.bc")
-    assert text.splitlines()[-1] == "bpf-linker: error: nope"
+    # Many links (one per rustc invocation) may share a log file: its lines name the process.
+    assert text == err.replace("bpf-linker: ", f"bpf-linker[{os.getpid()}]: ")
+    assert text.splitlines()[0].startswith(f"bpf-linker[{os.getpid()}]: info: command line: bpf-linker in.bc")
+    assert text.splitlines()[-1] == f"bpf-linker[{os.getpid()}]: error: nope"
+
+
+def test_log_file_lines_name_the_pass():
+    import logging
+
+    from bpf_linker.logsetup import FileLineFormatter
+
+    record = logging.LogRecord("bpf_linker.passes.link", logging.INFO, __file__, 1, "merged %s", ("x",), None)
+    assert FileLineFormatter().format(record) == f"bpf-linker[{os.getpid()}]: info: link: merged x"
+
+
+@pytest.mark.parametrize("env, argv, expected", [
+    ({"BPF_LINKER_LOG": "debug"}, [], ("debug", None)),
+    ({"BPF_LINKER_LOG": "info:/tmp/x.log"}, [], ("info", "/tmp/x.log")),
+    ({"BPF_LINKER_LOG": ":/tmp/x.log"}, [], ("warn", "/tmp/x.log")),
+    ({"BPF_LINKER_LOG": "debug:/tmp/x.log"}, ["--log-level", "error", "--log-file", "/y"], ("error", "/y")),
+    ({"BPF_LINKER_LOG": "info", "RUST_LOG": "trace"}, [], ("info", None)),
+])
+def test_bpf_linker_log_environment_variable(env, argv, expected):
+    _, log = parse_options(["in.bc", "-o", "out.o", *argv], env)
+    assert (log.level, log.file) == expected
+
+
+def test_bpf_linker_log_invalid_level():
+    with pytest.raises(UsageError, match="BPF_LINKER_LOG: invalid log level 'loud'"):
+        parse_options(["in.bc", "-o", "out.o"], {"BPF_LINKER_LOG": "loud"})
 
 
 def test_main_log_file_cannot_be_opened(fake_driver, tmp_path, capsys):
