@@ -62,6 +62,10 @@ class Value:
     def __str__(self) -> str:
         return take_message(self.lib, self.lib.LLVMPrintValueToString(self.handle))
 
+    def __repr__(self) -> str:
+        text = " ".join(str(self).split())
+        return f"<{type(self).__name__} {text if len(text) <= 60 else text[:57] + '...'}>"
+
     @property
     def name(self) -> str:
         """The value's name; "" for unnamed values and constants."""
@@ -141,6 +145,92 @@ class Value:
     def has_uses(self) -> bool:
         return self.lib.LLVMGetFirstUse(self.handle) != ffi.NULL
 
+    # -- the pass-author API (typed results; see README "Pass API reference") ----
+    @name.setter
+    def name(self, value: str) -> None:
+        data = value.encode()
+        self.lib.LLVMSetValueName2(self.handle, data, len(data))
+
+    @property
+    def type(self) -> "Type":
+        """The value's type (`ptr` for globals and functions: see GlobalValue.value_type)."""
+        from .types import Type
+        return Type(self.module, self.lib.LLVMTypeOf(self.handle))
+
+    @property
+    def is_constant(self) -> bool:
+        """True for constants: numbers, strings, constant expressions, and globals' addresses."""
+        return bool(self.lib.LLVMIsConstant(self.handle))
+
+    @property
+    def constant_sint(self) -> int | None:
+        """The sign-extended value of a ConstantInt; None for anything else."""
+        if self.lib.LLVMIsAConstantInt(self.handle) == ffi.NULL:
+            return None
+        return self.lib.LLVMConstIntGetSExtValue(self.handle)
+
+    def typed(self) -> "Value":
+        """This value as its most specific wrapper: GlobalValue, Instruction or Value."""
+        return wrap(self.module, self.handle)
+
+    def users(self) -> list["Value"]:
+        """The values using this one, typed (Instruction, GlobalValue, constant Value); one entry per use."""
+        return [use.user for use in self.use_sites()]
+
+    def use_sites(self) -> list["Use"]:
+        """Every use of this value as a Use (user and operand index): `use.set(v)` replaces one."""
+        from .instructions import use_sites
+        return use_sites(self)
+
+    def replace_all_uses_with(self, other: "Value") -> None:
+        """Make every user use `other` instead (types must match)."""
+        self.lib.LLVMReplaceAllUsesWith(self.handle, other.handle)
+
+
+class Visibility(enum.IntEnum):
+    DEFAULT = 0
+    HIDDEN = 1
+    PROTECTED = 2
+
+
+def wrap(module, handle) -> Value | None:
+    """The most specific wrapper for a borrowed handle: GlobalValue (function, variable,
+    alias), Instruction, or Value; None for NULL."""
+    if handle == ffi.NULL:
+        return None
+    lib = module.lib
+    if lib.LLVMIsAFunction(handle) != ffi.NULL:
+        return GlobalValue(module, handle, "function")
+    if lib.LLVMIsAGlobalVariable(handle) != ffi.NULL:
+        return GlobalValue(module, handle, "variable")
+    if lib.LLVMIsAGlobalAlias(handle) != ffi.NULL:
+        return GlobalValue(module, handle, "alias")
+    if lib.LLVMIsAInstruction(handle) != ffi.NULL:
+        from .instructions import Instruction
+        return Instruction(module, handle)
+    return Value(module, handle)
+
+
+def _linkage(value) -> "Linkage":
+    if isinstance(value, str):
+        try:
+            return Linkage[value.upper().replace("-", "_")]
+        except KeyError:
+            known = ", ".join(m.name.lower() for m in Linkage)
+            raise ValueError(f"unknown linkage '{value}' (known: {known})") from None
+    return Linkage(value)
+
+
+def _attribute_index(index) -> int:
+    """"function" (default), "return", or an argument number (0 is the first argument)."""
+    if index == "function":
+        return FUNCTION_ATTRIBUTE_INDEX
+    if index == "return":
+        return 0
+    if isinstance(index, int) and index >= 0:
+        return FIRST_ARGUMENT_INDEX + index
+    raise ValueError(f"attribute index must be 'function', 'return' or an argument number, not {index!r}")
+
 
 class GlobalValue(Value):
     """A function, global variable or alias."""
@@ -163,20 +253,32 @@ class GlobalValue(Value):
             return Linkage.EXTERNAL
 
     @linkage.setter
-    def linkage(self, value: Linkage) -> None:
-        self.lib.LLVMSetLinkage(self.handle, int(value))
+    def linkage(self, value: "Linkage | str") -> None:
+        """A Linkage or its name ("internal", "external", "weak_any", ...)."""
+        self.lib.LLVMSetLinkage(self.handle, int(_linkage(value)))
 
     @property
     def section(self) -> str:
+        """The ELF section ("" for the default: .text for functions); a program's section names its type."""
         return decode(self.lib.LLVMGetSection(self.handle))
 
+    @section.setter
+    def section(self, value: str) -> None:
+        self.lib.LLVMSetSection(self.handle, value.encode())
+
     @property
-    def visibility(self) -> int:
-        return self.lib.LLVMGetVisibility(self.handle)
+    def visibility(self) -> Visibility:
+        return Visibility(self.lib.LLVMGetVisibility(self.handle))
 
     @visibility.setter
-    def visibility(self, value: int) -> None:
-        self.lib.LLVMSetVisibility(self.handle, value)
+    def visibility(self, value: "Visibility | int | str") -> None:
+        """A Visibility, its number, or its name ("default", "hidden", "protected")."""
+        if isinstance(value, str):
+            try:
+                value = Visibility[value.upper()]
+            except KeyError:
+                raise ValueError(f"unknown visibility '{value}' (default, hidden or protected)") from None
+        self.lib.LLVMSetVisibility(self.handle, int(value))
 
     @property
     def is_declaration(self) -> bool:
@@ -194,8 +296,11 @@ class GlobalValue(Value):
     # Global variables only.
     @property
     def initializer(self) -> Value | None:
+        """A global variable's initial value (typed); None for declarations, functions and aliases."""
+        if self.kind != "variable":
+            return None
         init = self.lib.LLVMGetInitializer(self.handle)
-        return None if init == ffi.NULL else Value(self.module, init)
+        return wrap(self.module, init)
 
     def make_declaration(self) -> None:
         """Drop a global variable's initializer, turning its definition into a declaration."""
@@ -233,7 +338,10 @@ class GlobalValue(Value):
         self.lib.LLVMReplaceAllUsesWith(self.handle, other.handle)
 
     def delete(self) -> None:
-        """Remove this function or global variable from its module (it must have no uses left)."""
+        """Remove this function or global variable from its module (it must have no uses left:
+        replace them first). The wrapper must not be used afterwards."""
+        if self.has_uses():
+            raise ValueError(f"cannot delete {self.kind} '{self.name}': it still has uses (replace them first)")
         if self.kind == "function":
             self.lib.LLVMDeleteFunction(self.handle)
         elif self.kind == "variable":
@@ -245,28 +353,139 @@ class GlobalValue(Value):
         return self.lib.LLVMGetSubprogram(self.handle) != ffi.NULL
 
     def basic_blocks(self):
+        """A function's basic blocks (BasicBlock), entry block first."""
+        from .instructions import BasicBlock
         bb = self.lib.LLVMGetFirstBasicBlock(self.handle)
         while bb != ffi.NULL:
-            yield bb
-            bb = self.lib.LLVMGetNextBasicBlock(bb)
+            nxt = self.lib.LLVMGetNextBasicBlock(bb)
+            yield BasicBlock(self.module, bb)
+            bb = nxt
+
+    def blocks(self) -> list:
+        """A function's basic blocks as a list (empty for a declaration)."""
+        if self.kind != "function":
+            return []
+        return list(self.basic_blocks())
 
     def entry_instructions(self):
         """The instructions of a function's entry block (none for a declaration)."""
+        from .instructions import Instruction
         bb = self.lib.LLVMGetFirstBasicBlock(self.handle)
         if bb == ffi.NULL:
             return
         inst = self.lib.LLVMGetFirstInstruction(bb)
         while inst != ffi.NULL:
             nxt = self.lib.LLVMGetNextInstruction(inst)
-            yield Value(self.module, inst)
+            yield Instruction(self.module, inst)
             inst = nxt
 
     def instructions(self):
-        """Every instruction of a function, block by block (raw handles)."""
-        lib = self.lib
+        """Every instruction of a function (Instruction), block by block; erasing the one
+        just yielded is safe."""
         for bb in self.basic_blocks():
-            inst = lib.LLVMGetFirstInstruction(bb)
-            while inst != ffi.NULL:
-                nxt = lib.LLVMGetNextInstruction(inst)
-                yield inst
-                inst = nxt
+            yield from bb.instructions()
+
+    # -- the pass-author API (see README "Pass API reference") ------------------
+    @property
+    def is_function(self) -> bool:
+        return self.kind == "function"
+
+    @property
+    def is_variable(self) -> bool:
+        return self.kind == "variable"
+
+    @property
+    def is_alias(self) -> bool:
+        return self.kind == "alias"
+
+    @property
+    def value_type(self):
+        """The type of what the symbol holds: a variable's contents (`i32`, `[4 x i8]`), a
+        function's signature (`i32 (ptr)`); `type` itself is always `ptr`."""
+        from .types import Type
+        return Type(self.module, self.lib.LLVMGlobalGetValueType(self.handle))
+
+    @property
+    def alignment(self) -> int:
+        """Alignment in bytes of a function or variable (0: the target's default)."""
+        return self.lib.LLVMGetAlignment(self.handle)
+
+    @alignment.setter
+    def alignment(self, value: int) -> None:
+        if value < 0 or value & (value - 1):
+            raise ValueError(f"alignment must be a power of two, not {value}")
+        self.lib.LLVMSetAlignment(self.handle, value)
+
+    @initializer.setter
+    def initializer(self, value: "Value | None") -> None:
+        """A global variable's initial value (a constant of its value type); None makes it a declaration."""
+        if self.kind != "variable":
+            raise ValueError(f"a {self.kind} has no initializer")
+        self.lib.LLVMSetInitializer(self.handle, ffi.NULL if value is None else value.handle)
+
+    @property
+    def global_constant(self) -> bool:
+        """Whether a global variable is `constant` (read-only: .rodata)."""
+        return self.kind == "variable" and bool(self.lib.LLVMIsGlobalConstant(self.handle))
+
+    @global_constant.setter
+    def global_constant(self, value: bool) -> None:
+        if self.kind != "variable":
+            raise ValueError(f"a {self.kind} cannot be a global constant")
+        self.lib.LLVMSetGlobalConstant(self.handle, bool(value))
+
+    @property
+    def is_thread_local(self) -> bool:
+        return self.kind == "variable" and bool(self.lib.LLVMIsThreadLocal(self.handle))
+
+    @property
+    def aliasee(self) -> "Value | None":
+        """What an alias points to (typed); None for functions and variables."""
+        if self.kind != "alias":
+            return None
+        return wrap(self.module, self.lib.LLVMAliasGetAliasee(self.handle))
+
+    @property
+    def debug_location(self):
+        """Source file and line of a function (its DISubprogram) or variable; None without -g."""
+        from .instructions import debug_location
+        return debug_location(self)
+
+    def arguments(self) -> list[Value]:
+        """A function's parameters (values of the arguments inside its body)."""
+        if self.kind != "function":
+            return []
+        return [Value(self.module, self.lib.LLVMGetParam(self.handle, i))
+                for i in range(self.lib.LLVMCountParams(self.handle))]
+
+    def attributes(self, index="function") -> dict:
+        """A function's attributes at `index` ("function", "return" or an argument number):
+        name -> value. Flags (`noinline`) are True, integer attributes (`align`) ints, type
+        attributes (`byval`) Types, string attributes (`"target-cpu"`) strs."""
+        from .attributes import read_attributes
+        self._require_function("attributes")
+        return read_attributes(self, _attribute_index(index))
+
+    def has_attribute(self, name: str, index="function") -> bool:
+        return name in self.attributes(index)
+
+    def attribute(self, name: str, index="function"):
+        """One attribute's value (see `attributes`); None when absent."""
+        return self.attributes(index).get(name)
+
+    def add_attribute(self, name: str, value=None, index="function") -> None:
+        """Add (or replace) an attribute: `add_attribute("noinline")`, `add_attribute("align", 8,
+        index=0)`, `add_attribute("target-cpu", "v3")` (names LLVM does not know are string attributes)."""
+        from .attributes import add_attribute
+        self._require_function("attributes")
+        add_attribute(self, _attribute_index(index), name, value)
+
+    def remove_attribute(self, name: str, index="function") -> None:
+        """Remove an attribute by name; harmless when absent."""
+        from .attributes import remove_attribute
+        self._require_function("attributes")
+        remove_attribute(self, _attribute_index(index), name)
+
+    def _require_function(self, what: str) -> None:
+        if self.kind != "function":
+            raise ValueError(f"{self.name}: a {self.kind} has no {what} (only functions do)")

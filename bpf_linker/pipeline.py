@@ -19,10 +19,16 @@ class Pass:
     Subclasses set `name` (kebab-case, as written in pipeline strings) and `summary`,
     and implement `run`. A pass that needs LLVM command-line options returns them
     from `llvm_args`; the pipeline sets them all once, before the first pass runs.
+
+    A plugin pass says where it belongs in the pipeline the flags build with `after`
+    and/or `before` (a pass name: `after = "internalize"`, `before = "codegen"`), so
+    `--load-pass-plugin FILE` alone runs it there; `-p` pipelines place passes by hand.
     """
 
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
+    after: ClassVar[str] = ""
+    before: ClassVar[str] = ""
 
     def run(self, module, ctx: "LinkContext") -> None:
         raise NotImplementedError
@@ -75,7 +81,15 @@ class LinkContext:
     facts: dict[str, Any] = field(default_factory=dict)  # free-form notes passes leave for later passes
     # progress(step): what the link is doing now, named in the message if LLVM crashes.
     progress: Callable[[str], None] = lambda step: None
+    # Instrumentation hooks with an input_parsed(obj, module, ctx) method (--dump-dir, -M, -y),
+    # set by Pipeline.run; the link pass calls input_parsed() for each input it parses.
+    observers: list = field(default_factory=list)
     _target_machine: Any = None
+
+    def input_parsed(self, obj, module) -> None:
+        """Show an input, as parsed and before it is linked, to the instrumentation hooks."""
+        for observer in self.observers:
+            observer.input_parsed(obj, module, self)
 
     def logger(self, pass_name: str) -> logging.Logger:
         return logging.getLogger(f"bpf_linker.passes.{pass_name}")
@@ -132,6 +146,7 @@ class Pipeline:
     def run(self, module, ctx: LinkContext, hooks=()) -> None:
         """Run every pass; each hook's before(pass, module, ctx) and after(...) surround each
         pass, the `after`s in reverse order so the innermost hook sees the pass alone."""
+        ctx.observers = [hook for hook in hooks if hasattr(hook, "input_parsed")]
         for p in self.passes:
             ctx.progress(f"running pass '{p.name}'")
             for hook in hooks:

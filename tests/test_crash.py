@@ -63,7 +63,7 @@ class BreakModule(Pass):
     def run(self, module, ctx):
         f = module.get_function("prog")
         *_, last = f.instructions()
-        module.lib.LLVMInstructionEraseFromParent(last)  # no terminator: codegen would crash
+        last.erase()  # no terminator: codegen would crash
 
 
 def pipeline_with(extra, options):
