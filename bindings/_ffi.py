@@ -20,9 +20,10 @@ Start-up costs, and what this module does about them (measured on a 2-CPU machin
 
 from __future__ import annotations
 
-import json
+import marshal
 import os
 import re
+import sys
 import threading
 from dataclasses import dataclass
 
@@ -188,11 +189,16 @@ def _sig(path: str):
     return [st.st_mtime_ns, st.st_size, st.st_ino]
 
 
+def _discovery_path() -> str:
+    # marshal: no import to pay (json's is ~2 ms); its format may change with the interpreter.
+    return os.path.join(cache_dir(), f"discovery-{CACHE_FORMAT}.{sys.implementation.cache_tag}.marshal")
+
+
 class _DiscoveryCache:
-    """step -> {"key": ..., "checks": {path: sig}, "value": ...} in one JSON file."""
+    """step -> {"key": ..., "checks": {path: sig}, "value": ...} in one marshal file."""
 
     def __init__(self, path: str | None = None):
-        self.path = path or os.path.join(cache_dir(), f"discovery-{CACHE_FORMAT}.json")
+        self.path = path or _discovery_path()
         self._entries = None
 
     def _read(self) -> dict:
@@ -201,10 +207,10 @@ class _DiscoveryCache:
             if _trusted(self.path):
                 try:
                     with open(self.path, "rb") as f:
-                        data = json.loads(f.read())
+                        data = marshal.loads(f.read())
                     if isinstance(data, dict):
                         self._entries = data
-                except (OSError, ValueError):
+                except (OSError, ValueError, EOFError, TypeError):
                     pass
         return self._entries
 
@@ -228,7 +234,7 @@ class _DiscoveryCache:
         entries = dict(self._read())
         entries[step] = {"key": key, "checks": sigs, "value": value}
         try:
-            _write_atomically(self.path, json.dumps(entries, sort_keys=True).encode())
+            _write_atomically(self.path, marshal.dumps(entries))
             self._entries = entries
         except OSError:
             pass
@@ -239,7 +245,7 @@ _cache: _DiscoveryCache | None = None
 
 def _discovery_cache() -> _DiscoveryCache:
     global _cache
-    if _cache is None or _cache.path != os.path.join(cache_dir(), f"discovery-{CACHE_FORMAT}.json"):
+    if _cache is None or _cache.path != _discovery_path():
         _cache = _DiscoveryCache()
     return _cache
 

@@ -148,7 +148,7 @@ def test_stale_discovery_entries_are_not_used(fake_rustc):
 
 
 def test_entries_of_files_changed_a_moment_ago_are_not_written(tmp_path):
-    cache = _ffi._DiscoveryCache(str(tmp_path / "discovery.json"))
+    cache = _ffi._DiscoveryCache(str(tmp_path / "discovery.marshal"))
     fresh, old = tmp_path / "fresh", tmp_path / "old"
     fresh.write_text("")
     old.write_text("")
