@@ -1,11 +1,10 @@
-"""libbpf 1.x (Debian's libbpf1) through cffi in ABI mode, with its own FFI: load an object's programs, one at a time.
+"""libbpf 1.x (Debian's libbpf1) through cffi in ABI mode, with its own FFI: load an object's programs one at a time."""
 
-Used by --verify. Nothing is pinned (every map's pin path is cleared before loading),
-and each object is closed right after its program was loaded, so the kernel frees the
-program and its maps; an interrupted or killed process loses its file descriptors
-the same way. $BPF_LINKER_LIBBPF names the library (default: libbpf.so.1 from the
-loader's search path, then /usr/lib/x86_64-linux-gnu/libbpf.so.1).
-"""
+# Used by --verify. Nothing is pinned (every map's pin path is cleared before loading), and
+# each object is closed right after its program was loaded, so the kernel frees the program
+# and its maps; an interrupted or killed process loses its file descriptors the same way.
+# $BPF_LINKER_LIBBPF names the library (default: libbpf.so.1 from the loader's search path,
+# then /usr/lib/x86_64-linux-gnu/libbpf.so.1).
 
 from __future__ import annotations
 

@@ -180,6 +180,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="ignore noinline/#[inline(never)] (for kernels that do not support function calls)",
     )
     opts.add_argument(
+        "--target-kernel", metavar="X.Y",
+        help="link for Linux X.Y: its CPU (unless --cpu is given), --ignore-inline-never before 4.16, "
+             "--unroll-loops before 5.3, and fail if the object keeps what that kernel lacks",
+    )
+    opts.add_argument(
+        "--verify", action="store_true",
+        help="load every program of the output into the running kernel (libbpf), unload it and print "
+             "a table; exit 1 if the verifier rejects one, 77 if nothing can be loaded here",
+    )
+    opts.add_argument(
+        "--report", action="store_true",
+        help="print per program its instructions, stack depth, calls and loops left, and each input's share",
+    )
+    opts.add_argument(
         "--disable-expand-memcpy-in-order", action="store_true",
         help="do not pass --bpf-expand-memcpy-in-order to LLVM",
     )
@@ -424,6 +438,9 @@ def parse_command(argv: Sequence[str], environ: Mapping[str, str] | None = None)
         print_before=_split_commas(args.print_before),
         print_changed=args.print_changed,
         time_passes=args.time_passes,
+        target_kernel=args.target_kernel,
+        verify=args.verify,
+        report=args.report,
     )
     env_level, env_file = _env_log(environ)
     level = args.log_level or env_level or _rust_log_level(environ) or "warn"
@@ -474,8 +491,15 @@ def _run(command: Command) -> None:
         print(build_pipeline(command.options).spec())
     else:
         from .driver import link
+        from .passes.report import write_reports
 
-        link(command.options)
+        stream = sys.stderr if command.options.output == "-" else sys.stdout  # -o -: the object is on stdout
+        try:
+            result = link(command.options)
+        except BpfLinkerError as error:  # --report/--verify tables of a failed link still print
+            write_reports(getattr(error, "outputs", None) or {}, stream)
+            raise
+        write_reports(getattr(result, "outputs", None) or {}, stream)
 
 
 def _describe_os_error(error: OSError) -> str:
@@ -561,7 +585,7 @@ def _main(argv: list[str]) -> int:
         except BpfLinkerError as error:
             logger.error("%s", one_line(error))
             logger.debug("traceback:", exc_info=True)
-            return EXIT_ERROR
+            return getattr(error, "exit_status", EXIT_ERROR)  # 77: --verify cannot load programs here
         except OSError as error:
             logger.error("%s", one_line(_describe_os_error(error)))
             logger.debug("traceback:", exc_info=True)

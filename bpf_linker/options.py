@@ -45,6 +45,12 @@ class LinkOptions:
     print_before: tuple[str, ...] = ()
     print_changed: bool = False
     time_passes: bool = False
+    # --target-kernel X.Y: that kernel's CPU, inlining and unrolling as needed, and check-object.
+    target_kernel: str | None = None
+    # --verify: load every program of the output into the running kernel (kernel-verify pass).
+    verify: bool = False
+    # --report: per-program instruction counts, stack, calls, loops and each input's share.
+    report: bool = False
 
     def __post_init__(self):
         from .errors import UsageError
@@ -55,6 +61,9 @@ class LinkOptions:
             raise UsageError(f"invalid -O level '{self.opt_level}' (expected one of {', '.join(OPT_LEVELS)})")
         if self.target is not None and self.target not in ("bpf", "bpfel", "bpfeb") and not self.target.startswith(("bpfel-", "bpfeb-", "bpf-")):
             raise UsageError(f"invalid --target '{self.target}' (expected bpf, bpfel or bpfeb)")
+        if self.target_kernel is not None:
+            from .target_kernel import parse
+            parse(self.target_kernel)
         for name in ("inputs", "export", "export_symbols", "library_paths", "llvm_args",
                      "pass_plugins", "print_after", "print_before"):
             value = getattr(self, name)

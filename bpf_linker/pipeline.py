@@ -109,6 +109,9 @@ class LinkContext:
         """--cpu, else the CPU the inputs were compiled for (see passes/link.py), else generic."""
         if self.options.cpu is not None:
             return self.options.cpu
+        if self.options.target_kernel:  # that kernel's newest CPU the loaded LLVM knows
+            from .target_kernel import cpu_for, parse
+            return cpu_for(parse(self.options.target_kernel), self.library.major)
         return self.input_cpu[0] if self.input_cpu else "generic"
 
     @property
@@ -116,6 +119,8 @@ class LinkContext:
         """--cpu-features, else the inputs' target-features when --cpu is not given either."""
         if self.options.cpu_features is not None:
             return self.options.cpu_features
+        if self.options.target_kernel and self.options.cpu is None:
+            return ""
         return self.input_cpu[1] if self.input_cpu and self.options.cpu is None else ""
 
     @property
@@ -275,6 +280,7 @@ def pipeline_for(options: LinkOptions) -> Pipeline:
     from .passes.optimize import Optimize
     from .passes.unpack_archives import UnpackArchives
     from .passes.unroll_loops import UnrollLoops
+    from . import target_kernel
 
     btf = {None: "auto", True: "keep", False: "strip"}[options.btf]
     passes: list[Pass] = [
@@ -283,17 +289,20 @@ def pipeline_for(options: LinkOptions) -> Pipeline:
         Internalize(export=options.export, export_symbols=options.export_symbols,
                     memory_builtins=not options.disable_memory_builtins),
     ]
-    if options.ignore_inline_never:
+    if target_kernel.inline_all(options):
         passes.append(IgnoreNoinline())
-    if options.unroll_loops:
-        passes.append(UnrollLoops())
     passes += [
         Optimize(level=options.opt_level),
+    ]
+    if target_kernel.unroll_all(options):  # after optimize: loops of helpers inlined across files too
+        passes.append(UnrollLoops())
+    passes += [
         # After optimize: MemCpyOpt and loop-idiom turn store sequences into memset calls.
         ExpandMemcpy(in_order=not options.disable_expand_memcpy_in_order),
         Btf(mode=btf),
         CheckUndefined(),
         Codegen(emit=options.emit),
     ]
+    passes += target_kernel.after_codegen(options)  # check-object, report, kernel-verify
     return Pipeline(passes)
 

@@ -12,6 +12,7 @@ from .errors import PipelineError
 BUILTIN_MODULES = (
     "unpack_archives", "link", "internalize", "ignore_noinline", "unroll_loops",
     "optimize", "expand_memcpy", "btf", "check_undefined", "codegen", "llvm",
+    "check_object", "report", "kernel_verify",
 )
 ENTRY_POINT_GROUP = "bpf_linker.passes"
 

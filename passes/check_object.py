@@ -1,20 +1,4 @@
-"""check-object: prove on the emitted object that no call, loop or instruction its target kernel lacks is left.
-
-Runs after codegen on ctx.outputs["obj"] (an object is compiled for the check when the
-output is asm or IR), decoding the BPF instructions with pyelftools (bpf_linker/object_code.py):
-- `no-calls` (--ignore-inline-never): no BPF-to-BPF call;
-- `no-loops` (--unroll-loops): no backward jump;
-- the instruction set of `cpu` (default: the link's CPU, ctx.cpu): v1 has no JMP32 class
-  and no 32-bit ALU code, v2 adds jlt/jle/jslt/jsle, v3 JMP32 and ALU32, v4 sign-extending
-  loads and moves, bswap, sdiv/smod and gotol; `--cpu-features +alu32` allows ALU32 code;
-- `kernel` (--target-kernel X.Y): that kernel's limits too (calls before 4.16, loops
-  before 5.3, 4096 instructions and no global data before 5.2, atomics beyond add before
-  5.12, kfuncs and callbacks before 5.13; bpf_linker/target_kernel.py).
-Each offender is one line naming the function it came from, the program and, with debug
-info, the source file and line ("loop at helpers.c:42 in parse_opts (inlined into
-xdp_prog) was not unrolled: trip count unknown"). They fail the link, or are warnings
-with --fatal-errors=false.
-"""
+"""check-object: prove on the emitted object that no call, loop or instruction its target kernel lacks is left."""
 
 from __future__ import annotations
 
@@ -54,6 +38,22 @@ class Rules:
 
 @dataclass(frozen=True)
 class CheckObject(Pass):
+    """Runs after codegen on ctx.outputs["obj"] (an object is compiled for the check when the
+    output is asm or IR), decoding the BPF instructions with pyelftools (bpf_linker/object_code.py):
+    - `no-calls` (--ignore-inline-never): no BPF-to-BPF call;
+    - `no-loops` (--unroll-loops): no backward jump;
+    - the instruction set of `cpu` (default: the link's CPU, ctx.cpu): v1 has no JMP32 class
+      and no 32-bit ALU code, v2 adds jlt/jle/jslt/jsle, v3 JMP32 and ALU32, v4 sign-extending
+      loads and moves, bswap, sdiv/smod and gotol; `--cpu-features +alu32` allows ALU32 code;
+    - `kernel` (--target-kernel X.Y): that kernel's limits too (calls before 4.16, loops
+      before 5.3, 4096 instructions and no global data before 5.2, atomics beyond add before
+      5.12, kfuncs and callbacks before 5.13; bpf_linker/target_kernel.py).
+    Each offender is one line naming the function it came from, the program and, with debug
+    info, the source file and line ("loop at helpers.c:42 in parse_opts (inlined into
+    xdp_prog) was not unrolled: trip count unknown"). They fail the link, or are warnings
+    with --fatal-errors=false.
+    """
+
     name = "check-object"
     summary = "fail when the emitted object keeps calls, loops or instructions its target lacks"
     no_calls: bool = False

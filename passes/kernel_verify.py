@@ -1,15 +1,4 @@
-"""kernel-verify: load every program of the linked object into the running kernel with libbpf, then unload it (--verify).
-
-Each program is loaded alone, with the maps it uses, through Debian's libbpf1
-(bindings/libbpf.py), and its object closed right away: nothing stays in the kernel and
-nothing is pinned, even when the link is interrupted (the worker's file descriptors
-close with it). The table (program, section, type, instructions, instructions the
-verifier processed, result) goes to ctx.outputs["verify"], which the CLI prints on
-standard output. A rejection fails the link (exit status 1) with the verifier's reason,
-and the table shows the last lines of its log. When nothing can be loaded here (no
-libbpf 1.0+, or not root / no CAP_BPF), the link fails with one line and exit status
-77 (CannotVerify.exit_status), so scripts can tell "rejected" from "not checked".
-"""
+"""kernel-verify: load each program of the object into the running kernel with libbpf, then unload it (--verify)."""
 
 from __future__ import annotations
 
@@ -49,6 +38,17 @@ def reason(log: str, fallback: str) -> str:
 
 @dataclass(frozen=True)
 class KernelVerify(Pass):
+    """Each program is loaded alone, with the maps it uses, through Debian's libbpf1
+    (bindings/libbpf.py), and its object closed right away: nothing stays in the kernel and
+    nothing is pinned, even when the link is interrupted (the worker's file descriptors
+    close with it). The table (program, section, type, instructions, instructions the
+    verifier processed, result) goes to ctx.outputs["verify"], which the CLI prints on
+    standard output. A rejection fails the link (exit status 1) with the verifier's reason,
+    and the table shows the last lines of its log. When nothing can be loaded here (no
+    libbpf 1.0+, or not root / no CAP_BPF), the link fails with one line and exit status
+    77 (CannotVerify.exit_status), so scripts can tell "rejected" from "not checked".
+    """
+
     name = "kernel-verify"
     summary = "load each program into the running kernel with libbpf and unload it (--verify)"
     log_lines: int = 12  # verifier log lines shown per rejected program

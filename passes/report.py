@@ -1,14 +1,4 @@
-"""report: per program its instructions, stack depth, calls and loops left, and each input's share (--report).
-
-Read from the emitted object (bpf_linker/object_code.py), after codegen: instruction
-slots of the program and every function it calls; stack depth as the deepest byte below
-r10 its code touches, its frame plus the deepest chain of callee frames (the backend
-does not record frame sizes in the object, so this is what the code shows); BPF-to-BPF
-calls and backward jumps left; helper and kfunc calls. Each input's share of the final
-code comes from the line info (`.BTF.ext`): instructions per source file, matched to the
-input of the same name (`helpers.c` to `helpers.bc`). The text goes to
-ctx.outputs["report"]; the CLI prints it on standard output.
-"""
+"""report: per program its instructions, stack depth, calls and loops left, and each input's share (--report)."""
 
 from __future__ import annotations
 
@@ -54,12 +44,19 @@ def table(header: list[str], rows: list[list], right: set[int]) -> list[str]:
             for r in cells]
 
 
-def _stem(name: str) -> str:
-    base = os.path.basename(name.rstrip(")").split("(")[-1])
-    return base.split(".")[0]
+def inputs_with(file: str, inputs) -> list[str]:
+    """The inputs a source file's code came from: those whose bitcode or IR names the file.
+
+    A DIFile's path is stored as plain bytes (bitcode's metadata string table, or IR text);
+    a header several inputs include is named by each of them.
+    """
+    full, base = file.encode(), os.path.basename(file).encode()
+    hits = [i for i in inputs if full in i.data]
+    return [os.path.basename(i.name) for i in (hits or [i for i in inputs if base and base in i.data])]
 
 
-def render(obj: ObjectCode, input_names: list[str]) -> str:
+def render(obj: ObjectCode, inputs) -> str:
+    """The report's text; `inputs` are the link's InputObjects (name, data)."""
     rows = []
     for p in obj.programs:
         funcs = obj.reachable(p)
@@ -79,21 +76,31 @@ def render(obj: ObjectCode, input_names: list[str]) -> str:
     if obj.has_line_info:
         share_rows = []
         for file, count in sorted(shares.items(), key=lambda kv: (-kv[1], kv[0])):
-            inputs = [n for n in input_names if _stem(n) == _stem(file)] if file != "?" else []
+            named = ", ".join(inputs_with(file, inputs)) if file != "?" else ""
             share_rows.append([os.path.basename(file) if file != "?" else "(no line)", count,
-                               f"{100 * count / total:.1f}%", ", ".join(inputs)])
+                               f"{100 * count / total:.1f}%", named])
         lines += ["  " + line for line in table(["source", "insns", "share", "input"], share_rows, {1, 2})]
     return "\n".join(lines) + "\n"
 
 
 @dataclass(frozen=True)
 class Report(Pass):
+    """Read from the emitted object (bpf_linker/object_code.py), after codegen: instruction
+    slots of the program and every function it calls; stack depth as the deepest byte below
+    r10 its code touches, its frame plus the deepest chain of callee frames (the backend
+    does not record frame sizes in the object, so this is what the code shows); BPF-to-BPF
+    calls and backward jumps left; helper and kfunc calls. Each input's share of the final
+    code comes from the line info (`.BTF.ext`): instructions per source file, with the inputs
+    whose debug info names that file. The text goes to
+    ctx.outputs["report"]; the CLI prints it on standard output.
+    """
+
     name = "report"
     summary = "per program: instructions, stack, calls and loops left, each input's share (--report)"
 
     def run(self, module, ctx: LinkContext) -> None:
         obj = object_for(module, ctx)
-        ctx.outputs["report"] = render(obj, [i.name for i in ctx.inputs]).encode()
+        ctx.outputs["report"] = render(obj, ctx.inputs).encode()
 
 
 PASSES = [Report]

@@ -633,5 +633,6 @@ def test_print_pipeline():
                           "--disable-memory-builtins", "--unroll-loops", "--ignore-inline-never",
                           "--disable-expand-memcpy-in-order")
     assert r.stdout.strip() == (
-        "unpack-archives,link,internalize{export=a,b memory-builtins=false},ignore-noinline,unroll-loops,"
-        "optimize{level=3},expand-memcpy{in-order=false},btf{mode=strip},check-undefined,codegen{emit=asm}")
+        "unpack-archives,link,internalize{export=a,b memory-builtins=false},ignore-noinline,"
+        "optimize{level=3},unroll-loops,expand-memcpy{in-order=false},btf{mode=strip},check-undefined,"
+        "codegen{emit=asm},check-object{no-calls=true no-loops=true}")
