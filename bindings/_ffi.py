@@ -432,6 +432,29 @@ def _open(path: str, source: str) -> Library:
     return Library(lib=lib, path=path, version=version, source=source)
 
 
+def _closest_first(candidates, min_major: int | None):
+    """With the inputs' LLVM known, automatic candidates from the closest version up.
+
+    The LLVM that produced the bitcode is the least surprising one to link it with: clang-16
+    bitcode gets libLLVM 16 even when rustc's newer library is found first (rustc's own
+    bitcode still gets rustc's library, the first of its version). Explicit choices, and
+    links whose inputs name no producer (IR text), keep the discovery order.
+    """
+    candidates = iter(candidates)
+    first = next(candidates, None)
+    if first is None:
+        return
+    if min_major is None or first[0] in ("--llvm", ENV_VAR):
+        yield first
+        yield from candidates
+        return
+    ordered = [first, *candidates]
+    # Unnamed libraries (a version only dlopen can tell) go last, in discovery order.
+    ordered.sort(key=lambda c: (_version_from_name(c[1]) or 10**6) - min_major
+                 if (_version_from_name(c[1]) or 10**6) >= min_major else 10**7)
+    yield from ordered
+
+
 def load_llvm(explicit: str | None = None, min_major: int | None = None) -> Library:
     """Find, load and initialize libLLVM once per process; later calls return the same library.
 
@@ -449,7 +472,7 @@ def load_llvm(explicit: str | None = None, min_major: int | None = None) -> Libr
                     "run the link in a new process")
             return _loaded
         problems = []
-        for source, path in discovery_order(explicit):
+        for source, path in _closest_first(discovery_order(explicit), min_major):
             automatic = source not in ("--llvm", ENV_VAR)
             named = _version_from_name(path)
             if automatic and min_major and named and named < min_major:
