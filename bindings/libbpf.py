@@ -85,6 +85,8 @@ class ProgramLoad:
     errno: int = 0
     message: str = ""
     log: str = ""
+    # The log overflowed LOG_SIZE: its start is lost, and the kernel reports ENOSPC, not the verdict.
+    log_truncated: bool = False
     libbpf_messages: tuple[str, ...] = ()
 
 
@@ -204,6 +206,9 @@ def _load_one(lib, data: bytes, name: str, index: int, messages: _Messages) -> P
             result.errno = -rc
             result.message = _strerror(lib, rc)
             result.log = _string(log)
+            if len(result.log) >= LOG_SIZE - 1:  # full: the kernel kept the end (6.4+), cut mid-line
+                result.log = result.log.partition("\n")[2]
+                result.log_truncated = True
             if result.errno == errno_codes.EPERM and not result.log:
                 raise NoPermission(result.message)
         return result

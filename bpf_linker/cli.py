@@ -40,6 +40,7 @@ from .reading import TooLarge, read_bounded_text
 MAX_RESPONSE_FILE = 16 << 20
 
 PROG = "bpf-linker"
+_PRINT_CHANGED_MODE = "--print-changed-mode"
 
 logger = logging.getLogger("bpf_linker")
 
@@ -247,7 +248,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pipe.add_argument(
         "--load-pass-plugin", dest="pass_plugins", action="append", default=[], metavar="FILE.py",
-        help="load the passes a Python file lists in PASSES; repeatable",
+        help="load the passes a Python file lists in PASSES (or an installed plugin, by its entry-point "
+             "name) and run each where its class says (after = / before = a pass); repeatable",
+    )
+    pipe.add_argument(
+        "--list-passes", action="store_true",
+        help="list every pass (built-in, installed, --load-pass-plugin) with its options, default "
+             "position and provider, and exit",
     )
     pipe.add_argument(
         "--print-before", action="append", default=[], metavar="PASSES",
@@ -259,9 +266,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pipe.add_argument(
         "--print-changed", action="store_true",
-        help="print the module after every pass that changed it",
+        help="print the module after every pass that changed it; --print-changed=diff prints a unified "
+             "diff instead, =quiet and =diff-quiet leave out the passes that changed nothing",
     )
-    pipe.add_argument("--time-passes", action="store_true", help="report the time each pass takes")
+    pipe.add_argument(_PRINT_CHANGED_MODE, dest="print_changed_mode", help=argparse.SUPPRESS)
+    pipe.add_argument(
+        "--time-passes", action="store_true",
+        help="report the time each pass takes, and LLVM's own timing of the passes inside optimize and codegen",
+    )
+    pipe.add_argument(
+        "--dump-dir", metavar="DIR",
+        help="write the module after every pass to DIR/NN-PASS.ll (numbered in pipeline order) and each "
+             "input as parsed to DIR/00-inputK-NAME.ll",
+    )
+    pipe.add_argument(
+        "-M", dest="print_map_stdout", action="store_true",
+        help="print a link map on standard output (as GNU ld -M): symbols with section, size, binding "
+             "and defining input; internalized and removed symbols; instructions per program",
+    )
+    pipe.add_argument("--print-map", metavar="FILE", help="write the link map to FILE (- for standard output)")
+    pipe.add_argument(
+        "-y", "--trace-symbol", dest="trace_symbols", action="append", default=[], metavar="SYM",
+        help="print every input that defines or references SYM; repeatable",
+    )
+    pipe.add_argument(
+        "--defsym", action="append", default=[], metavar="NAME=VALUE",
+        help="give the integer global NAME (a const volatile knob) the value VALUE and fold its loads "
+             "before optimizing; repeatable",
+    )
     return parser
 
 
@@ -392,6 +424,9 @@ def parse_command(argv: Sequence[str], environ: Mapping[str, str] | None = None)
     if "--" in argv:
         cut = argv.index("--")
         argv, trailing = argv[:cut], argv[cut + 1:]
+    # --print-changed takes an optional value only attached (=diff): never the next input.
+    argv = [_PRINT_CHANGED_MODE + arg[len("--print-changed"):] if arg.startswith("--print-changed=") else arg
+            for arg in argv]
     args = parser.parse_intermixed_args(argv)
     args.inputs = [*args.inputs, *trailing]
 
@@ -399,6 +434,8 @@ def parse_command(argv: Sequence[str], environ: Mapping[str, str] | None = None)
         action = "version"
     elif args.print_pipeline:
         action = "print-pipeline"
+    elif args.list_passes:
+        action = "list-passes"
     else:
         action = "link"
         missing = []
@@ -408,6 +445,9 @@ def parse_command(argv: Sequence[str], environ: Mapping[str, str] | None = None)
             parser.error("-o/--output: empty path (use - for standard output)")
         if not args.inputs:
             missing.append("INPUTS")
+        if args.output == "-" and (args.print_map_stdout or args.print_map == "-"):
+            parser.error("-M (or --print-map -) and -o - both write to standard output; "
+                         "write the map to a file with --print-map FILE")
         if missing:
             parser.error(f"the following arguments are required: {', '.join(missing)}")
 
@@ -436,8 +476,12 @@ def parse_command(argv: Sequence[str], environ: Mapping[str, str] | None = None)
         pass_plugins=tuple(args.pass_plugins),
         print_after=_split_commas(args.print_after),
         print_before=_split_commas(args.print_before),
-        print_changed=args.print_changed,
+        print_changed=args.print_changed_mode or args.print_changed,
         time_passes=args.time_passes,
+        dump_dir=args.dump_dir,
+        print_map="-" if args.print_map_stdout else args.print_map,
+        trace_symbols=tuple(args.trace_symbols),
+        defsym=tuple(args.defsym),
         target_kernel=args.target_kernel,
         verify=args.verify,
         report=args.report,
@@ -485,6 +529,10 @@ def _print_version(options: LinkOptions) -> None:
 def _run(command: Command) -> None:
     if command.action == "version":
         _print_version(command.options)
+    elif command.action == "list-passes":
+        from .registry import describe_passes
+
+        print(describe_passes(command.options), end="")
     elif command.action == "print-pipeline":
         from .driver import build_pipeline
 

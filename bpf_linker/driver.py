@@ -10,7 +10,7 @@ from .bindings import Context, Module, load_llvm, set_command_line
 from . import versions
 from .inputs import read_inputs
 from .errors import PipelineError
-from .instrument import instrument_hooks
+from .instrument import Session
 from .options import LinkOptions
 from .output import refuse_input_as_output, write_output
 from .pipeline import LinkContext, Pipeline, parse_pipeline, pipeline_for
@@ -25,6 +25,13 @@ class LinkResult:
     pipeline: str
     llvm_args: list[str]
     diagnostics: list
+
+    def __repr__(self) -> str:
+        outputs = ", ".join(f"{kind} {len(data)} bytes" for kind, data in self.outputs.items()) or "no output"
+        errors = sum(1 for d in self.diagnostics if getattr(d, "severity", "") == "error")
+        warnings = sum(1 for d in self.diagnostics if getattr(d, "severity", "") == "warning")
+        return (f"<LinkResult {outputs}; {len(self.pipeline.split(',')) if self.pipeline else 0} passes; "
+                f"{errors} errors, {warnings} warnings>")
 
 
 def base_llvm_args(library, options: LinkOptions) -> list[str]:
@@ -46,35 +53,34 @@ def validate_llvm_options(library, options: LinkOptions) -> None:
 
 
 def build_pipeline(options: LinkOptions) -> Pipeline:
-    """-p/--passes parsed with the plugins loaded, else the pipeline the flags build."""
-    if options.passes:
-        from .registry import default_registry  # entry points are scanned only for -p
+    """-p/--passes parsed with the plugins loaded, else the pipeline the flags build with the
+    plugins' passes placed in it (entry points are scanned only for -p and plugins)."""
+    from .pipeline import build_pipeline as build
 
-        return parse_pipeline(options.passes, default_registry(options.pass_plugins))
-    return pipeline_for(options)
+    return build(options)
 
 
-def _in_process(options: LinkOptions, pipeline: Pipeline, inputs, progress) -> LinkResult:
+def _in_process(options: LinkOptions, pipeline: Pipeline, inputs, progress, isolated: bool = False) -> LinkResult:
     found = versions.producers(inputs)
     library = load_llvm(options.llvm, min_major=versions.newest_major(found))
     log.debug("LLVM %s from %s (%s)", ".".join(map(str, library.version)), library.path, library.source)
     versions.report_mixed(found)
     versions.check_readable(found, library)
-    validate_llvm_options(library, options)
-    hooks = instrument_hooks(pipeline, options)
+    session = Session(pipeline, options, isolated=isolated)  # hooks; LLVM's own instrumentation
+    validate_llvm_options(library, session.options)
+    hooks = session.hooks
     context = Context(library)
     ctx = LinkContext(options=options, library=library, context=context, inputs=inputs, progress=progress)
-    llvm_args = base_llvm_args(library, options) + pipeline.llvm_args(ctx) + list(options.llvm_args)
+    llvm_args = base_llvm_args(library, options) + pipeline.llvm_args(ctx) + session.llvm_args
     log.debug("LLVM options: %s", " ".join(llvm_args))
     set_command_line(library, llvm_args)
     log.info("pipeline: %s", pipeline.spec())
     module = Module.create(context, "linked_module")
+    session.start()
     try:
         pipeline.run(module, ctx, hooks)
     finally:
-        for h in hooks:
-            if hasattr(h, "report"):
-                h.report()
+        session.finish(library)
     result = LinkResult(outputs=dict(ctx.outputs), pipeline=pipeline.spec(), llvm_args=llvm_args,
                         diagnostics=list(context.diagnostics))
     module.close()
@@ -97,7 +103,7 @@ def link(options: LinkOptions, pipeline: Pipeline | None = None, *, isolate: boo
     if isolate is None:
         isolate = os.environ.get("BPF_LINKER_IN_PROCESS", "") in ("", "0")
     if isolate:
-        result = run_isolated(lambda progress: _in_process(options, pipeline, inputs, progress), log)
+        result = run_isolated(lambda progress: _in_process(options, pipeline, inputs, progress, isolated=True), log)
     else:
         result = _in_process(options, pipeline, inputs, lambda step: None)
     if options.output:

@@ -43,7 +43,8 @@ class LinkOptions:
     pass_plugins: tuple[str, ...] = ()
     print_after: tuple[str, ...] = ()
     print_before: tuple[str, ...] = ()
-    print_changed: bool = False
+    # --print-changed[=MODE]: False, True (full IR), or "quiet", "diff", "diff-quiet" (bpf_linker.instrument).
+    print_changed: bool | str = False
     time_passes: bool = False
     # --target-kernel X.Y: that kernel's CPU, inlining and unrolling as needed, and check-object.
     target_kernel: str | None = None
@@ -51,6 +52,14 @@ class LinkOptions:
     verify: bool = False
     # --report: per-program instruction counts, stack, calls, loops and each input's share.
     report: bool = False
+
+    # --dump-dir DIR: the module after every pass (NN-pass.ll) and each input as parsed.
+    dump_dir: str | None = None
+    # -M (`-`: standard output) / --print-map FILE: the link map; -y/--trace-symbol SYM.
+    print_map: str | None = None
+    trace_symbols: tuple[str, ...] = ()
+    # --defsym NAME=VALUE: integer globals made constants before optimization (passes/defsym.py).
+    defsym: tuple[str, ...] = ()
 
     def __post_init__(self):
         from .errors import UsageError
@@ -64,8 +73,17 @@ class LinkOptions:
         if self.target_kernel is not None:
             from .target_kernel import parse
             parse(self.target_kernel)
+        if self.print_changed:
+            from .instrument import print_changed_mode
+            print_changed_mode(self.print_changed)
+        if self.passes is not None and not self.passes.strip():
+            raise UsageError("-p/--passes: empty pipeline (write pass names, e.g. what --print-pipeline prints)")
+        if self.defsym:
+            from .passes.defsym import parse_assignment
+            for item in (self.defsym,) if isinstance(self.defsym, str) else self.defsym:
+                parse_assignment(item)
         for name in ("inputs", "export", "export_symbols", "library_paths", "llvm_args",
-                     "pass_plugins", "print_after", "print_before"):
+                     "pass_plugins", "print_after", "print_before", "trace_symbols", "defsym"):
             value = getattr(self, name)
             if isinstance(value, str) or not isinstance(value, tuple):
                 object.__setattr__(self, name, tuple([value] if isinstance(value, str) else value))

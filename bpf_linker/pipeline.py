@@ -306,3 +306,84 @@ def pipeline_for(options: LinkOptions) -> Pipeline:
     passes += target_kernel.after_codegen(options)  # check-object, report, kernel-verify
     return Pipeline(passes)
 
+
+
+# -- the pipeline a link runs: -p, or the flags' pipeline with --defsym and placed plugin passes ----
+
+def build_pipeline(options: LinkOptions, registry=None) -> Pipeline:
+    """-p/--passes parsed with the plugins loaded, else `pipeline_for(options)` with a `defsym`
+    pass after `link` (--defsym) and every --load-pass-plugin pass where its class says
+    (`after`/`before`). A plugin none of whose passes runs is an error, never ignored."""
+    from .registry import default_registry
+
+    if registry is None and (options.passes is not None or options.pass_plugins):
+        registry = default_registry(options.pass_plugins)
+    plugins = registry.plugins if registry is not None else []
+    if options.passes is not None:
+        pipeline = parse_pipeline(options.passes, registry)
+        used = {type(p) for p in pipeline.passes}
+        for plugin, classes in plugins:
+            if not used.intersection(classes):
+                names = ", ".join(cls.name for cls in classes)
+                raise PipelineError(f"{plugin}: none of the plugin's passes ({names}) is in the -p pipeline; "
+                                    "name one there, or drop -p to let them place themselves")
+    else:
+        pipeline = pipeline_for(options)
+        if getattr(options, "defsym", ()):
+            from .passes.defsym import Defsym
+
+            _insert(pipeline, Defsym(values=options.defsym), after="link", before="", who="--defsym")
+        placed: dict[str, int] = {}
+        for plugin, classes in plugins:
+            # Passes that say where they run are placed; the others are for -p pipelines.
+            placeable = [cls for cls in classes if getattr(cls, "after", "") or getattr(cls, "before", "")]
+            if not placeable and len(classes) > 1:
+                names = ", ".join(cls.name for cls in classes)
+                raise PipelineError(f"{plugin}: none of the plugin's passes ({names}) says where it runs: set "
+                                    '`after = "PASS"` or `before = "PASS"` in a class, or name them in a -p pipeline')
+            for cls in placeable or classes:
+                place(pipeline, cls, str(plugin), placed)
+    from .instrument import check_pass_names
+
+    check_pass_names(pipeline, options)
+    return pipeline
+
+
+def place(pipeline: Pipeline, pass_cls: type, who: str, placed: dict[str, int] | None = None) -> Pass:
+    """Insert a default instance of `pass_cls` where its `after`/`before` say; returns it.
+
+    `placed` counts the passes already placed after each anchor, so passes placed after the
+    same one run in the order they were loaded."""
+    after, before = getattr(pass_cls, "after", ""), getattr(pass_cls, "before", "")
+    if not after and not before:
+        raise PipelineError(f"{who}: pass '{pass_cls.name}' does not say where it runs: set `after = \"PASS\"` "
+                            "or `before = \"PASS\"` in its class, or name it in a -p pipeline")
+    try:
+        instance = pass_cls()
+    except (TypeError, ValueError, BpfLinkerError) as e:
+        raise PipelineError(f"{who}: pass '{pass_cls.name}' cannot be created with its default options "
+                            f"({e}); name it with options in a -p pipeline") from None
+    _insert(pipeline, instance, after=after, before=before, who=who, placed=placed)
+    return instance
+
+
+def _insert(pipeline: Pipeline, instance: Pass, *, after: str, before: str, who: str,
+            placed: dict[str, int] | None = None) -> None:
+    names = [p.name for p in pipeline.passes]
+    for anchor in (after, before):
+        if anchor and anchor not in names:
+            side = "after" if anchor == after else "before"
+            raise PipelineError(f"{who}: pass '{instance.name}' runs {side} '{anchor}', which is not in this "
+                                f"pipeline ({','.join(names)})")
+    if after:
+        # After the anchor and after what was placed there before (first loaded runs first).
+        at = max(i for i, n in enumerate(names) if n == after) + 1
+        placed = {} if placed is None else placed
+        at += placed.get(after, 0)
+        placed[after] = placed.get(after, 0) + 1
+        if before and at > names.index(before):
+            raise PipelineError(f"{who}: pass '{instance.name}' must run after '{after}' and before '{before}', "
+                                f"but '{before}' comes first in this pipeline ({','.join(names)})")
+    else:
+        at = names.index(before)
+    pipeline.passes.insert(at, instance)

@@ -36,6 +36,15 @@ def reason(log: str, fallback: str) -> str:
     return "; ".join(said[-2:]) if said else fallback
 
 
+def result(load) -> str:
+    """`ok`, `rejected (EACCES)`; a log that overflowed makes the kernel answer ENOSPC whatever the verdict."""
+    if load.ok:
+        return "ok"
+    if load.log_truncated and load.errno == errno.ENOSPC:
+        return "rejected (log tail only)"
+    return f"rejected ({errno.errorcode.get(load.errno, load.message)})"
+
+
 @dataclass(frozen=True)
 class KernelVerify(Pass):
     """Each program is loaded alone, with the maps it uses, through Debian's libbpf1
@@ -68,15 +77,16 @@ class KernelVerify(Pass):
                                "run as root or with CAP_BPF and CAP_NET_ADMIN)") from None
         except ValueError as e:
             raise LinkError(f"--verify: {e}") from None
-        rows = [[r.name, r.section, r.type, r.insns, r.verified_insns if r.verified_insns else "-",
-                 "ok" if r.ok else f"rejected ({errno.errorcode.get(r.errno, r.message)})"] for r in loads]
+        rows = [[r.name, r.section, r.type, r.insns, r.verified_insns if r.verified_insns else "-", result(r)]
+                for r in loads]
         lines = [f"kernel {os.uname().release}, libbpf {version()}:"]
         lines += ["  " + line for line in table(["program", "section", "type", "insns", "verified", "result"],
                                                 rows, {3, 4})]
         rejected = [r for r in loads if not r.ok]
         for r in rejected:
             log = [line for line in r.log.rstrip().splitlines()] or list(r.libbpf_messages)
-            lines.append(f"verifier log of {r.name}, last {min(self.log_lines, len(log))} of {len(log)} lines:")
+            shown = f"last {min(self.log_lines, len(log))} of {len(log)}{'+' if r.log_truncated else ''} lines"
+            lines.append(f"verifier log of {r.name}, {shown}:")
             lines += ["  " + line for line in log[-self.log_lines:]]
         ctx.outputs["verify"] = ("\n".join(lines) + "\n").encode()
         ctx.logger(self.name).info("%d program(s) loaded and unloaded, %d rejected", len(loads), len(rejected))

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -32,7 +34,8 @@ PACKETS = {
     "short": b"\x05" * 20,  # shorter than 14 + 32 bytes: returns 1 before any helper
 }
 # Program names the module loads; none may be left in the kernel afterwards.
-OUR_PROGRAMS = {"oldk_prog", "pinned_prog", "oob_prog", "varloop_prog", "pragma_prog"}
+OUR_PROGRAMS = {"oldk_prog", "pinned_prog", "oob_prog", "varloop_prog", "pragma_prog",
+                *(f"slow_prog_{c}" for c in "abcdef")}
 EXIT_CANNOT_VERIFY = 77
 
 
@@ -289,6 +292,27 @@ def test_verify_without_the_right_to_load_exits_77(one_llvm, cbuild, tmp_path):
                        capture_output=True, text=True, env=env)
     assert r.returncode == EXIT_CANNOT_VERIFY, r.stderr
     assert r.stderr.count("\n") == 1 and "does not let this process load BPF programs" in r.stderr, r.stderr
+
+
+@pytest.mark.requires_kernel_bpf
+def test_interrupted_verify_leaves_nothing_in_the_kernel(one_llvm, cbuild, tmp_path):
+    """Ctrl-C (SIGINT to the process group) at several points of a --verify of six slow programs."""
+    env = dict(os.environ, BPF_LINKER_LLVM=one_llvm, PYTHONSAFEPATH="1")
+    cmd = [sys.executable, "-m", "bpf_linker", "-o", str(tmp_path / "slow.o"), "--verify",
+           str(cbuild.build("oldk/slow.c"))]
+    start = time.monotonic()
+    full = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    took = time.monotonic() - start
+    assert full.returncode == 0 and full.stdout.count(" ok") == 6, full.stdout + full.stderr
+    before = bpffs_entries()
+    for fraction in (0.4, 0.6, 0.8, 0.95):
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True)
+        time.sleep(took * fraction)
+        os.killpg(p.pid, signal.SIGINT)
+        _, err = p.communicate(timeout=120)
+        assert p.returncode in (0, 128 + signal.SIGINT), err
+        assert {n for n in kernel_programs() if n.startswith("slow_prog")} == set()
+        assert {e for e in bpffs_entries() - before if not e.startswith("bpfkit_")} == set()
 
 
 # --------------------------------------------------------------------------- item 5: --report
