@@ -184,7 +184,15 @@ def find_problems(obj: ObjectCode, rules: Rules, ctx: LinkContext) -> list[str]:
     problems += _isa_problems(obj, rules)
     if rules.kernel:
         problems += _kernel_problems(obj, rules.kernel)
-    return problems
+    return _counted(problems)
+
+
+def _counted(lines: list[str]) -> list[str]:
+    """Identical lines once, in order, with how many there were (three calls on one line)."""
+    counts: dict[str, int] = {}
+    for line in lines:
+        counts[line] = counts.get(line, 0) + 1
+    return [line if n == 1 else f"{line} ({n} times)" for line, n in counts.items()]
 
 
 def _isa_problems(obj: ObjectCode, rules: Rules) -> list[str]:

@@ -34,7 +34,7 @@ PACKETS = {
     "short": b"\x05" * 20,  # shorter than 14 + 32 bytes: returns 1 before any helper
 }
 # Program names the module loads; none may be left in the kernel afterwards.
-OUR_PROGRAMS = {"oldk_prog", "pinned_prog", "oob_prog", "varloop_prog", "pragma_prog",
+OUR_PROGRAMS = {"oldk_prog", "pinned_prog", "oob_prog", "varloop_prog", "pragma_prog", "many_a", "many_b",
                 *(f"slow_prog_{c}" for c in "abcdef")}
 EXIT_CANNOT_VERIFY = 77
 
@@ -159,6 +159,20 @@ def test_loop_marked_unroll_disable_is_reported(llvm_lib, link):
     assert r.returncode == 1
     assert (f"loop at pragma.c:{marked_line('oldk/pragma.c')} in pragma_prog was not unrolled: "
             "it is marked '#pragma clang loop unroll(disable)'") in r.stderr, r.stderr
+
+
+def test_ignore_inline_never_inlines_a_helper_the_inliner_would_keep(llvm_lib, link):
+    """many.c calls a big helper five times: alwaysinline copies it into every call site."""
+    r, out = link(llvm_lib, "--ignore-inline-never", files=["oldk/many.c"])
+    assert local_calls(out) == []
+    upstream = ("unpack-archives,link,internalize,ignore-noinline{always-inline=false},optimize,btf,"
+                "check-undefined,codegen,check-object{no-calls=true}")
+    r, _ = link(llvm_lib, "-p", upstream, files=["oldk/many.c"], check=False)
+    assert r.returncode == 1
+    line = next(i for i, text in enumerate((bpfkit.C_DIR / "oldk/many.c").read_text().splitlines(), 1)
+                if "CALLS-HERE" in text)
+    assert f"call to big_mix at many.c:{line} in many_a was not inlined" in r.stderr, r.stderr
+    assert "(3 times)" in r.stderr
 
 
 def test_call_left_names_caller_callee_and_line(one_llvm, link):
