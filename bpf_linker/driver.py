@@ -70,7 +70,7 @@ def _in_process(options: LinkOptions, pipeline: Pipeline, inputs, progress, isol
     validate_llvm_options(library, session.options)
     hooks = session.hooks
     context = Context(library)
-    ctx = LinkContext(options=options, library=library, context=context, inputs=inputs, progress=progress)
+    ctx = LinkContext(options=options, library=library, context=context, read_inputs=inputs, progress=progress)
     llvm_args = base_llvm_args(library, options) + pipeline.llvm_args(ctx) + session.llvm_args
     log.debug("LLVM options: %s", " ".join(llvm_args))
     set_command_line(library, llvm_args)

@@ -69,6 +69,9 @@ class LinkContext:
     library: Any  # bindings.Library
     context: Any  # bindings.Context
     inputs: list = field(default_factory=list)  # InputObject list, filled by unpack-archives
+    # What bpf_linker.link() read before loading LLVM (the inputs' producers choose the library);
+    # the unpack-archives pass hands it to the pipeline, so passes before it see no inputs.
+    read_inputs: list | None = None
     # symbol name -> input that defines it / inputs that reference it undefined (for errors)
     definitions: dict[str, str] = field(default_factory=dict)
     references: dict[str, list[str]] = field(default_factory=dict)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from bpf_linker import input_cpu
 from bpf_linker.bindings import Linkage, Module
-from bpf_linker.errors import InputError, LinkError
+from bpf_linker.errors import InputError, LinkError, PipelineError
 from bpf_linker.options import MEMORY_BUILTINS
 from bpf_linker.pipeline import LinkContext, Pass
 
@@ -275,6 +275,9 @@ class Link(Pass):
         optnone = ctx.context.attribute_kind("optnone")
         unoptimized = ctx.facts.setdefault("unoptimized_inputs", [])
         cpus: dict[str, tuple[str, str]] = {}
+        if not ctx.inputs and ctx.read_inputs:
+            raise PipelineError("pass 'link': the pipeline gave it no inputs (unpack-archives, which reads them, "
+                                "must come first)")
         for obj in ctx.inputs:
             ctx.progress(f"parsing {obj.name}")
             src = parse_input(ctx, obj)

@@ -1,8 +1,10 @@
 """unpack-archives: read every input path, unpack ar archives and ELF .llvmbc into linkable objects.
 
-bpf_linker.link() already does this before loading LLVM (the inputs' producers choose the
-library) and hands the objects to the pipeline; the pass reads them itself only when a
-pipeline is run on a LinkContext built without them (Pipeline.run from Python).
+The step that gives the pipeline its inputs (`ctx.inputs`): passes before it see none,
+passes after it may look at them or change the list. bpf_linker.link() reads the files
+before loading LLVM (the inputs' producers choose the library) and leaves what it read in
+`ctx.read_inputs`, which this pass takes; run from Python on a LinkContext without them,
+it reads the files itself. A pipeline without it links nothing (the link pass says so).
 """
 
 from __future__ import annotations
@@ -19,8 +21,14 @@ class UnpackArchives(Pass):
     summary = "detect inputs by content; unpack archives (nested too) and ELF .llvmbc sections"
 
     def run(self, module, ctx: LinkContext) -> None:
-        if not ctx.inputs:
-            ctx.inputs = read_inputs(ctx.options.inputs, ctx.logger(self.name))
+        log = ctx.logger(self.name)
+        if ctx.inputs:  # given by a Pipeline.run caller
+            return
+        if ctx.read_inputs is not None:
+            ctx.inputs = list(ctx.read_inputs)
+            log.debug("%d inputs, read before LLVM was loaded", len(ctx.inputs))
+        else:
+            ctx.inputs = read_inputs(ctx.options.inputs, log)
 
 
 PASSES = [UnpackArchives]

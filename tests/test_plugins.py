@@ -325,3 +325,39 @@ def test_example_section_policy(tmp_path, prog):
     assert r.returncode == 1 and not (tmp_path / "x.o").exists()
     assert error_line(r) == ("bpf-linker: error: pass 'section-policy': program 'map_prog' is in section 'tc', "
                              "which the policy does not allow (allowed: xdp, xdp.frags)")
+
+
+# --------------------------------------------------------------------------- unpack-archives is the step that reads
+
+def test_input_reading_is_a_pass_like_any_other(tmp_path, prog):
+    """Passes before unpack-archives see no inputs; after it, the inputs it read (and may change them)."""
+    plugin = write_plugin(tmp_path / "inputs.py", '''
+        @dataclass(frozen=True)
+        class Before(Pass):
+            name = "count-before"
+            before = "unpack-archives"
+
+            def run(self, module, ctx):
+                ctx.logger(self.name).info("inputs before: %d", len(ctx.inputs))
+
+        @dataclass(frozen=True)
+        class DropUtil(Pass):
+            name = "drop-util"
+            after = "unpack-archives"
+
+            def run(self, module, ctx):
+                ctx.logger(self.name).info("inputs after: %d", len(ctx.inputs))
+                ctx.inputs = [i for i in ctx.inputs if "util" not in i.name]
+
+        PASSES = [Before, DropUtil]
+    ''')
+    assert pipeline_of("--load-pass-plugin", plugin).startswith("count-before,unpack-archives,drop-util,link,")
+    r = bpfkit.run_linker("--load-pass-plugin", plugin, "-o", tmp_path / "x.o", *prog, "--log-level", "info",
+                          check=False)
+    assert "bpf-linker: info: inputs before: 0" in r.stderr.splitlines()
+    assert "bpf-linker: info: inputs after: 4" in r.stderr.splitlines()
+    assert r.returncode == 1 and "undefined function 'util_mix'" in r.stderr  # util.bc was dropped
+    r = bpfkit.run_linker("-p", "link,codegen", "-o", tmp_path / "y.o", *prog, check=False)
+    assert r.returncode == 1 and not (tmp_path / "y.o").exists()
+    assert error_line(r) == ("bpf-linker: error: pass 'link': the pipeline gave it no inputs (unpack-archives, "
+                             "which reads them, must come first)")
