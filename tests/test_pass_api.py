@@ -214,3 +214,25 @@ def test_links_in_one_process_give_the_cli_bytes(tmp_path, inputs, library):
         bpfkit.run_linker("-o", out, *args, *inputs, llvm=library.path)
         assert out.read_bytes() == api[i], flags[i]
     assert len(set(api)) == 3
+
+
+@pytest.mark.requires_clang
+def test_debugging_options_and_plugins_through_the_api(tmp_path, inputs, library, capfd):
+    """What the CLI flags do, as link() keywords: a placed plugin, --dump-dir, --print-map, --print-changed."""
+    import bpf_linker
+
+    plugin = tmp_path / "tag.py"
+    plugin.write_text(
+        "from dataclasses import dataclass\nfrom bpf_linker import Pass\n\n"
+        "@dataclass(frozen=True)\nclass Tag(Pass):\n    name = 'tag'\n    after = 'internalize'\n\n"
+        "    def run(self, module, ctx):\n"
+        "        module.get_function('map_prog').add_attribute('tagged-by', 'api-test')\n\n"
+        "PASSES = [Tag]\n")
+    dump, map_file = tmp_path / "dump", tmp_path / "out.map"
+    result = bpf_linker.link(inputs, tmp_path / "out.o", pass_plugins=[str(plugin)], dump_dir=str(dump),
+                             print_map=str(map_file), print_changed="diff-quiet")
+    assert ",internalize,tag,optimize," in result.pipeline
+    assert '"tagged-by"="api-test"' in (dump / "04-tag.ll").read_text()
+    assert '"tagged-by"' not in (dump / "03-internalize.ll").read_text()
+    assert re.search(r"^  map_prog\s+tc\s+\d+\s+global\s+func\s+\S*linkmap__main\.bc$", map_file.read_text(), re.M)
+    assert "; *** IR Dump After tag (diff) ***" in capfd.readouterr().err
