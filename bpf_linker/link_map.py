@@ -29,19 +29,20 @@ def _is_label(symbol) -> bool:
 
 
 def _table(rows: list[tuple], header: tuple | None = None, indent: str = "  ") -> list[str]:
-    rows = [tuple(str(c) for c in row) for row in rows]
-    if header:
-        rows.insert(0, header)
-    if not rows:
+    """Aligned columns; numbers right-aligned; `(none)` for no rows."""
+    body = [tuple(str(c) for c in row) for row in rows]
+    if not body:
         return [f"{indent}(none)"]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    numeric = [all(re.fullmatch(r"\d+", row[i]) for row in rows[1 if header else 0:]) for i in range(len(widths))]
-    out = []
-    for row in rows:
-        cells = [c.rjust(w) if numeric[i] and row is not (rows[0] if header else None) else c.ljust(w)
+    every = ([header] if header else []) + body
+    widths = [max(len(row[i]) for row in every) for i in range(len(every[0]))]
+    numeric = [all(row[i].isdigit() for row in body) for i in range(len(widths))]
+
+    def line(row, is_header=False):
+        cells = [c.rjust(w) if numeric[i] and not is_header else c.ljust(w)
                  for i, (c, w) in enumerate(zip(row, widths))]
-        out.append((indent + "  ".join(cells)).rstrip())
-    return out
+        return (indent + "  ".join(cells)).rstrip()
+
+    return ([line(header, True)] if header else []) + [line(row) for row in body]
 
 
 class LinkMap:
