@@ -89,7 +89,8 @@ class ObjectCode:
         elf = self.elf
         symtab = elf.get_section_by_name(".symtab")
         for sec in elf.iter_sections():
-            if isinstance(sec, RelocationSection) and symtab is not None:
+            # Only the code's relocations: those of .debug_* (vmlinux.h types) are many and unneeded.
+            if isinstance(sec, RelocationSection) and symtab is not None and self._is_code(sec["sh_info"]):
                 table = elf.get_section(sec["sh_link"])
                 out = self._relocs.setdefault(sec["sh_info"], {})
                 for r in sec.iter_relocations():
@@ -110,6 +111,10 @@ class ObjectCode:
             insns = [i for i in code[shndx] if start <= i.offset < end]
             self.functions.append(Function(sym.name, elf.get_section(shndx).name, shndx, start, end, insns))
         self.functions.sort(key=lambda f: (f.section_index, f.start))
+
+    def _is_code(self, index: int) -> bool:
+        sec = self.elf.get_section(index)
+        return sec["sh_type"] == "SHT_PROGBITS" and bool(sec["sh_flags"] & SHF_EXECINSTR)
 
     def function_at(self, section_index: int, offset: int) -> Function | None:
         for f in self.functions:
@@ -281,8 +286,11 @@ class ObjectCode:
     # -- inlined functions (DWARF, read only when asked) ------------------------------
     @cached_property
     def _dwarf(self):
+        # Unrelocated: LLVM's BPF objects relocate code addresses against section symbols (value
+        # 0) with the offset in place (REL), so the raw values are already right; pyelftools'
+        # relocation pass took 3.6 s of 3.6 s on a vmlinux.h program, reading takes 1 ms.
         try:
-            return self.elf.get_dwarf_info() if self.elf.has_dwarf_info() else None
+            return self.elf.get_dwarf_info(relocate_dwarf_sections=False) if self.elf.has_dwarf_info() else None
         except Exception:  # damaged or unsupported DWARF: no inlining detail
             return None
 
