@@ -362,7 +362,7 @@ def _options_of(cls) -> list[str]:
     return out
 
 
-def _positions(options) -> dict[str, str]:
+def _positions(options, registry: Registry) -> dict[str, str]:
     """pass name -> where it runs: in the pipeline these options build, or with which flag."""
     import dataclasses
 
@@ -370,7 +370,7 @@ def _positions(options) -> dict[str, str]:
     from .pipeline import build_pipeline, pipeline_for
 
     where: dict[str, str] = {}
-    current = build_pipeline(options).passes
+    current = build_pipeline(options, registry).passes
     names = [p.name for p in current]
     for i, name in enumerate(names):
         neighbours = ", ".join(part for part in (f"after {names[i - 1]}" if i else "first",
@@ -395,7 +395,7 @@ def _positions(options) -> dict[str, str]:
 def describe_passes(options) -> str:
     """--list-passes: every pass with its summary, options, position and provider."""
     registry = default_registry(options.pass_plugins)
-    positions = _positions(options)
+    positions = _positions(options, registry)
     lines = []
     for name, cls, _ in registry.items():
         provider = registry.provider(name)
