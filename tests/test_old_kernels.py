@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -18,7 +19,7 @@ import time
 import pytest
 
 import bpfkit
-from bpf_linker.bpf_insn import cpu_level, needs
+from bpf_linker.bpf_insn import cpu_level, decode, needs
 from bpf_linker.object_code import ObjectCode
 
 pytestmark = [pytest.mark.requires_clang, pytest.mark.requires_llvm]
@@ -355,3 +356,36 @@ def test_report_is_printed_for_a_link_that_fails(one_llvm, link):
 
 def test_cpu_levels():
     assert [cpu_level(c) for c in ("generic", "v1", "v2", "v3", "v4")] == [1, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("code, off, imm, level, what", [
+    (0x07, 0, 1, None, ""),               # r0 += 1
+    (0xD4, 0, 32, None, ""),              # le32 r0: byte swaps exist at every cpu
+    (0xDB, 0, 0, None, ""),               # lock *(u64 *)(r0 + 0) += r1
+    (0xAD, 2, 0, 2, "jlt"),               # if r0 < r1 goto +2
+    (0x0C, 0, 0, 3, "alu32 add"),         # w0 += w1
+    (0x1E, 2, 0, 3, "jmp32 jeq"),         # if w0 == w1 goto +2
+    (0xDB, 0, 1, 3, "atomic fetch_add"),  # r1 = atomic_fetch_add((u64 *)(r0 + 0), r1)
+    (0x91, 4, 0, 4, "ldxsx"),             # r0 = *(s8 *)(r1 + 4)
+    (0xBF, 8, 0, 4, "movsx"),             # r0 = (s8)r1
+    (0x3F, 1, 0, 4, "sdiv"),              # r0 s/= r1
+    (0xD7, 0, 32, 4, "bswap"),            # bswap32 r0
+    (0x06, 0, -3, 4, "gotol"),            # gotol -3
+])
+def test_instruction_needs(code, off, imm, level, what):
+    """bpf_insn.needs on one encoded instruction: the CPU it needs beyond v1, and its name."""
+    insn = decode(struct.pack("<BBhi", code, 0x10, off, imm))[0]
+    need = needs(insn)
+    assert (need.level, need.what) == (level, what) if level else need is None
+    assert insn.is_backward_jump == (code == 0x06)
+
+
+def test_v4_instructions_are_named_against_v3(link):
+    """LLVM 22 at --cpu v4 emits sign-extending loads for flags/prog.c; a v3 check names them."""
+    llvm = bpfkit.llvm22_path()
+    bpfkit.require(llvm is not None, "libLLVM 22 (cpu v4)")
+    pipeline = "unpack-archives,link,internalize,optimize,btf,check-undefined,codegen,check-object{cpu=v3}"
+    r, _ = link(llvm, "--cpu", "v4", "-p", pipeline, files=["flags/prog.c", "flags/helper.c"], check=False)
+    assert r.returncode == 1
+    assert "instruction 'ldxsx' at prog.c:" in r.stderr and "needs cpu v4 (kernel 6.6), beyond cpu v3" in r.stderr, \
+        r.stderr
