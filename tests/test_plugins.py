@@ -140,18 +140,46 @@ def test_printed_pipeline_replays_with_p(tmp_path, prog):
 
 # --------------------------------------------------------------------------- entry points
 
-def install_entry_point_package(site: Path) -> None:
-    """An installed distribution as pip lays it out: the package and its .dist-info with
-    entry_points.txt (group bpf_linker.passes), found by importlib.metadata on sys.path."""
-    pkg = site / "bpf_ep_demo"
+def install_entry_point_package(tmp_path: Path) -> Path:
+    """A package registering passes under the entry-point group bpf_linker.passes, installed by
+    pip (`pip install --target SITE`): its module and its .dist-info with entry_points.txt.
+
+    pip builds it with setuptools offline when `wheel` is installed, else in an isolated
+    build environment (which needs the package index); without either, the same layout pip
+    writes is made by hand (the test then says so in its output)."""
+    project = tmp_path / "bpf-ep-demo"
+    pkg = project / "bpf_ep_demo"
     pkg.mkdir(parents=True)
     write_plugin(pkg / "__init__.py", pass_class("ep-demo", where='after = "internalize"')
                  + pass_class("ep-manual") + "PASSES = [P_ep_demo, P_ep_manual]\n")
+    (project / "pyproject.toml").write_text(textwrap.dedent("""
+        [build-system]
+        requires = ["setuptools"]
+        build-backend = "setuptools.build_meta"
+
+        [project]
+        name = "bpf-ep-demo"
+        version = "1.0"
+
+        [project.entry-points."bpf_linker.passes"]
+        ep-demo = "bpf_ep_demo:PASSES"
+    """))
+    site = tmp_path / "site"
+    pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--disable-pip-version-check", "--target",
+           str(site), str(project)]
+    for extra in (["--no-build-isolation", "--no-index"], []):
+        r = subprocess.run(pip[:4] + extra + pip[4:], capture_output=True, text=True, timeout=300)
+        if r.returncode == 0 and (site / "bpf_ep_demo-1.0.dist-info" / "entry_points.txt").is_file():
+            return site
+    print("pip could not build the package here; writing its installed layout by hand")
+    (site / "bpf_ep_demo").mkdir(parents=True, exist_ok=True)
+    (site / "bpf_ep_demo" / "__init__.py").write_text((pkg / "__init__.py").read_text())
     info = site / "bpf_ep_demo-1.0.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: bpf-ep-demo\nVersion: 1.0\n")
     (info / "entry_points.txt").write_text("[bpf_linker.passes]\nep-demo = bpf_ep_demo:PASSES\n")
     (info / "RECORD").write_text("")
+    return site
 
 
 def run_with_site(site, *args, check=True):
@@ -164,8 +192,7 @@ def run_with_site(site, *args, check=True):
 
 
 def test_entry_point_package(tmp_path, prog):
-    site = tmp_path / "site"
-    install_entry_point_package(site)
+    site = install_entry_point_package(tmp_path)
     # Registered: usable by name in -p, listed with its provider; placed only when loaded.
     assert run_with_site(site, "--print-pipeline").stdout.strip() == DEFAULT
     blocks = pass_blocks(run_with_site(site, "--list-passes").stdout)
