@@ -5,6 +5,8 @@ from __future__ import annotations
 import codecs
 import io
 import logging
+import os
+import stat
 from dataclasses import dataclass, field
 from typing import Iterator, Sequence
 
@@ -24,11 +26,19 @@ _MAX_NAME_SHOWN = 120
 
 @dataclass(frozen=True)
 class InputObject:
-    """One linkable module: raw bitcode (plain or wrapper format) or IR text."""
+    """One input: raw bitcode (plain or wrapper format), IR text, or a plain BPF ELF object.
+
+    A "bpf-object" (a BPF ELF with code or data and no `.llvmbc`) is not parsed by LLVM: the
+    link pass notes its symbols and link-objects hands it to libbpf's linker after codegen.
+    """
 
     name: str  # "path", "path(member)", "outer.a(inner.a)(member)"
-    kind: str  # "bitcode" or "ir"
+    kind: str  # "bitcode", "ir" or "bpf-object"
     data: bytes
+
+
+BITCODE_KINDS = ("bitcode", "ir")
+EM_BPF = 247
 
 
 # --- classification ---------------------------------------------------------
@@ -142,11 +152,46 @@ def read_inputs(paths: Sequence[str], log: logging.Logger) -> list[InputObject]:
         data = _read_file(path)
         _collect(path, data, classify(data), found)
     found.summarize()
-    if not found.objects:
-        names = found.skipped or list(paths)
+    if not any(obj.kind in BITCODE_KINDS for obj in found.objects):
+        plain = [obj.name for obj in found.objects]
+        names = plain + found.skipped or list(paths)
         shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
-        raise InputError(f"no bitcode in the inputs: {shown} {_NO_BITCODE_HINT}")
+        hint = ("; plain BPF objects are linked only together with bitcode (`bpftool gen object` links them alone)"
+                if plain else "")
+        raise InputError(f"no bitcode in the inputs: {shown} {_NO_BITCODE_HINT}{hint}")
     return found.objects
+
+
+def has_bpf_objects(paths: Sequence[str]) -> bool:
+    """Whether an input (or an archive member) is a plain BPF object, for pipeline_for().
+
+    Bitcode and IR inputs are recognized by their first bytes; ELF objects and archives are
+    read. An input that cannot be read counts as none: read_inputs() reports it.
+    """
+    for path in paths:
+        try:
+            if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO read here would be lost to the link
+                continue
+            with open(path, "rb") as f:
+                head = f.read(len(ARCHIVE_MAGIC))
+            if classify(head) not in ("elf", "archive"):
+                continue
+            if _holds_bpf_object(path, _read_file(path)):
+                return True
+        except (OSError, InputError):
+            continue
+    return False
+
+
+def _holds_bpf_object(name: str, data: bytes) -> bool:
+    kind = classify(data)
+    if kind == "elf":
+        return _is_bpf_object(name, data)
+    if kind == "archive":
+        return any(classify(member) == "elf" and not _is_rust_metadata(member_name)
+                   and _is_bpf_object(member_name, member)
+                   for member_name, member in _archive_members(name, data))
+    return False
 
 
 def _refuse_unknown(path: str, head: bytes, complete: bool) -> None:
@@ -213,12 +258,20 @@ def _skip_member(name: str, found: _Collector) -> None:
 
 
 def _skip_elf(name: str, data: bytes, found: _Collector) -> None:
-    found.skipped.append(name)
+    """An ELF without bitcode: a plain BPF object is kept for libbpf's linker (passes/link_objects.py)."""
     if _is_symbols_only(data):
         # rustc passes such a symbols.o on every link: nothing to warn about.
+        found.skipped.append(name)
         found.log.debug("%s: symbols-only ELF object without bitcode, skipped", name)
+    elif _machine(data) == EM_BPF and _has_code_or_data(data):
+        found.log.debug("%s: plain BPF object (no bitcode), linked by libbpf's linker after codegen", name)
+        found.objects.append(InputObject(name, "bpf-object", data))
+    elif _machine(data) == EM_BPF:
+        found.skipped.append(name)
+        found.log.debug("%s: BPF ELF object without bitcode, code or data, skipped", name)
     else:
-        found.log.warning("%s: no embedded bitcode (.llvmbc section), skipped", name)
+        found.skipped.append(name)
+        found.log.warning("%s: no embedded bitcode (.llvmbc section) and not a BPF object, skipped", name)
 
 
 # --- ELF --------------------------------------------------------------------
@@ -247,6 +300,30 @@ def _embedded_bitcode(name: str, data: bytes) -> bytes | None:
     if classify(bitcode) != "bitcode":
         raise InputError(f"{name}: .llvmbc section does not hold LLVM bitcode")
     return bitcode
+
+
+def _machine(data: bytes) -> int:
+    """The ELF header's e_machine (EM_BPF is 247), in the file's byte order."""
+    if len(data) < 20:
+        return 0
+    return int.from_bytes(data[18:20], "big" if data[5] == 2 else "little")
+
+
+def _is_bpf_object(name: str, data: bytes) -> bool:
+    """A BPF ELF with code or data and no embedded bitcode: what read_inputs keeps as "bpf-object"."""
+    return _machine(data) == EM_BPF and _embedded_bitcode(name, data) is None and _has_code_or_data(data)
+
+
+def _has_code_or_data(data: bytes) -> bool:
+    """An allocated section (code, data, .bss, .maps, license) that is not empty: something to link."""
+    from elftools.elf.constants import SH_FLAGS
+    from elftools.elf.elffile import ELFFile
+
+    try:
+        return any(section["sh_flags"] & SH_FLAGS.SHF_ALLOC and section["sh_size"] > 0
+                   for section in ELFFile(io.BytesIO(data)).iter_sections())
+    except Exception:  # already parsed once for .llvmbc; an odd one is for libbpf to judge
+        return True
 
 
 def _is_symbols_only(data: bytes) -> bool:

@@ -155,6 +155,7 @@ class Pipeline:
         """Run every pass; each hook's before(pass, module, ctx) and after(...) surround each
         pass, the `after`s in reverse order so the innermost hook sees the pass alone."""
         ctx.observers = [hook for hook in hooks if hasattr(hook, "input_parsed")]
+        ctx.facts.setdefault("pipeline", tuple(p.name for p in self.passes))
         for p in self.passes:
             ctx.progress(f"running pass '{p.name}'")
             for hook in hooks:
@@ -284,6 +285,7 @@ def pipeline_for(options: LinkOptions) -> Pipeline:
     from .passes.unpack_archives import UnpackArchives
     from .passes.unroll_loops import UnrollLoops
     from . import target_kernel
+    from .inputs import has_bpf_objects
 
     btf = {None: "auto", True: "keep", False: "strip"}[options.btf]
     passes: list[Pass] = [
@@ -306,6 +308,9 @@ def pipeline_for(options: LinkOptions) -> Pipeline:
         CheckUndefined(),
         Codegen(emit=options.emit),
     ]
+    if has_bpf_objects(options.inputs):  # plain BPF objects: libbpf's linker adds them to the object
+        from .passes.link_objects import LinkObjects
+        passes.append(LinkObjects())
     passes += target_kernel.after_codegen(options)  # check-object, report, kernel-verify
     return Pipeline(passes)
 

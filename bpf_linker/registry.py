@@ -18,7 +18,7 @@ from .errors import PipelineError
 BUILTIN_MODULES = (
     "unpack_archives", "link", "defsym", "internalize", "ignore_noinline", "unroll_loops",
     "optimize", "expand_memcpy", "btf", "check_undefined", "codegen", "llvm",
-    "check_object", "report", "kernel_verify",
+    "check_object", "report", "kernel_verify", "link_objects",
 )
 ENTRY_POINT_GROUP = "bpf_linker.passes"
 # A plugin file is first imported in a forked child, so an os._exit(), a crash or an endless
@@ -389,6 +389,7 @@ def _positions(options, registry: Registry) -> dict[str, str]:
                     where[name] = f"with --{f.name.replace('_', '-')} (after {extra_names[i - 1]})" if i else \
                         f"with --{f.name.replace('_', '-')}"
     where.setdefault("defsym", "with --defsym (after link)")
+    where.setdefault("link-objects", "when an input is a plain BPF object (after codegen)")
     return where
 
 

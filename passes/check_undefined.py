@@ -23,6 +23,8 @@ class CheckUndefined(Pass):
                 continue
             if gv.section in EXTERN_SECTIONS:
                 continue
+            if gv.name in ctx.facts.get("plain_object_definitions", ()):  # libbpf links it in (link-objects)
+                continue
             users = ctx.references.get(gv.name) or ["the linked program"]
             what = "function" if gv.kind == "function" else "variable"
             missing.append(f"undefined {what} '{gv.name}' referenced by {', '.join(sorted(set(users)))}")

@@ -54,6 +54,7 @@ class Internalize(Pass):
     def run(self, module: Module, ctx: LinkContext) -> None:
         log = ctx.logger(self.name)
         keep = self.export_set() | module.used_names()
+        keep |= ctx.facts.get("plain_object_symbols", set())  # libbpf resolves them (passes/link_objects.py)
         c_globals = ctx.user_space_globals if self.keep_c_globals else set()
         for gv in module.global_values():
             name = gv.name

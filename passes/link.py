@@ -279,6 +279,11 @@ class Link(Pass):
             raise PipelineError("pass 'link': the pipeline gave it no inputs (unpack-archives, which reads them, "
                                 "must come first)")
         for obj in ctx.inputs:
+            if obj.kind == "bpf-object":  # no bitcode: libbpf links it after codegen (passes/link_objects.py)
+                from bpf_linker.passes.link_objects import note_plain_object
+
+                note_plain_object(ctx, obj, log)
+                continue
             ctx.progress(f"parsing {obj.name}")
             src = parse_input(ctx, obj)
             ctx.input_parsed(obj, src)  # --dump-dir, -M and -y see each input as parsed

@@ -15,7 +15,7 @@ import pytest
 from bpf_linker import inputs
 from bpf_linker.errors import InputError
 from bpf_linker.bitcode import bitcode_producer
-from bpf_linker.inputs import InputObject, classify, read_inputs
+from bpf_linker.inputs import InputObject, classify, has_bpf_objects, read_inputs
 
 LOG = logging.getLogger("test_inputs")
 
@@ -379,16 +379,25 @@ def test_handmade_nonbitcode_member_is_logged(tmp_path: Path, caplog: pytest.Log
 def test_handmade_elf_kinds(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     (tmp_path / "embedded.o").write_bytes(tiny_elf((".llvmbc", SHT_PROGBITS, 0, BC)))
     (tmp_path / "data.o").write_bytes(tiny_elf((".data", SHT_PROGBITS, SHF_ALLOC, b"\1\2\3\4")))
-    (tmp_path / "code.o").write_bytes(tiny_elf((".text", SHT_PROGBITS, SHF_ALLOC | SHF_EXECINSTR, b"")))
+    (tmp_path / "code.o").write_bytes(tiny_elf((".text", SHT_PROGBITS, SHF_ALLOC | SHF_EXECINSTR, b"\x95" + bytes(7))))
+    (tmp_path / "empty.o").write_bytes(tiny_elf((".text", SHT_PROGBITS, SHF_ALLOC | SHF_EXECINSTR, b"")))
     (tmp_path / "symbols.o").write_bytes(symbols_only_elf())
+    host = tiny_elf((".text", SHT_PROGBITS, SHF_ALLOC | SHF_EXECINSTR, b"\x90"))
+    (tmp_path / "host.o").write_bytes(host[:18] + struct.pack("<H", 62) + host[20:])  # EM_X86_64
     with caplog.at_level(logging.DEBUG, logger=LOG.name):
-        objects = read_in(tmp_path, "embedded.o", "data.o", "code.o", "symbols.o")
-    assert objects == [InputObject("embedded.o", "bitcode", BC)]
+        objects = read_in(tmp_path, "embedded.o", "data.o", "code.o", "empty.o", "symbols.o", "host.o")
+    # BPF ELF objects with code or data but no bitcode are plain BPF objects, for libbpf's linker.
+    assert summary(objects) == [("embedded.o", "bitcode"), ("data.o", "bpf-object"), ("code.o", "bpf-object")]
+    assert objects[0] == InputObject("embedded.o", "bitcode", BC)
+    assert objects[1].data == (tmp_path / "data.o").read_bytes()
     assert messages(caplog, logging.WARNING) == [
-        "data.o: no embedded bitcode (.llvmbc section), skipped",
-        "code.o: no embedded bitcode (.llvmbc section), skipped",
+        "host.o: no embedded bitcode (.llvmbc section) and not a BPF object, skipped",
     ]
     assert "symbols.o: symbols-only ELF object without bitcode, skipped" in messages(caplog, logging.DEBUG)
+    assert "empty.o: BPF ELF object without bitcode, code or data, skipped" in messages(caplog, logging.DEBUG)
+    assert has_bpf_objects([str(tmp_path / "data.o")])
+    names = ("embedded.o", "empty.o", "symbols.o", "host.o", "missing.o")
+    assert not has_bpf_objects([str(tmp_path / n) for n in names])
 
 
 def test_llvmbc_section_without_bitcode(tmp_path: Path) -> None:
@@ -406,9 +415,10 @@ def test_elf_member_of_archive(tmp_path: Path, caplog: pytest.LogCaptureFixture)
     )
     with caplog.at_level(logging.DEBUG, logger=LOG.name):
         objects = read_in(tmp_path, Path(write_archive(tmp_path, body, "lib.rlib")).name)
-    assert objects == [InputObject("lib.rlib(embedded.o)", "bitcode", BC)]
-    assert messages(caplog, logging.WARNING) == ["lib.rlib(code.o): no embedded bitcode (.llvmbc section), skipped"]
+    assert summary(objects) == [("lib.rlib(embedded.o)", "bitcode"), ("lib.rlib(code.o)", "bpf-object")]
+    assert messages(caplog, logging.WARNING) == []
     assert "lib.rlib(lib.rmeta): Rust metadata, skipped" in messages(caplog, logging.DEBUG)
+    assert has_bpf_objects([str(tmp_path / "lib.rlib")])
 
 
 def test_malformed_elf_member(tmp_path: Path) -> None:
@@ -490,14 +500,13 @@ def test_rlib_like_archive(built: Path, caplog: pytest.LogCaptureFixture) -> Non
 
 
 @pytest.mark.requires_clang
-def test_elf_without_bitcode_warns(built: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_elf_without_bitcode_is_a_plain_bpf_object(built: Path, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.DEBUG, logger=LOG.name):
         objects = read_in(built, "plain.o", "marker.o", "helper.bc")
-    assert summary(objects) == [("helper.bc", "bitcode")]
-    assert messages(caplog, logging.WARNING) == [
-        "plain.o: no embedded bitcode (.llvmbc section), skipped",
-        "marker.o: no embedded bitcode (.llvmbc section), skipped",
-    ]
+    # clang -c, and -fembed-bitcode=marker (code, an empty .llvmbc): linked by libbpf's linker.
+    assert summary(objects) == [("plain.o", "bpf-object"), ("marker.o", "bpf-object"), ("helper.bc", "bitcode")]
+    assert objects[0].data == (built / "plain.o").read_bytes()
+    assert messages(caplog, logging.WARNING) == []
 
 
 @pytest.mark.requires_clang
@@ -515,7 +524,8 @@ def test_no_bitcode_anywhere(built: Path) -> None:
         read_in(built, "plain.o", "symbols.o", "nothing.a")
     assert str(error.value) == (
         "no bitcode in the inputs: plain.o, symbols.o, nothing.a(lib.rmeta), nothing.a(notes.txt)"
-        " (compile with -emit-llvm or -fembed-bitcode)"
+        " (compile with -emit-llvm or -fembed-bitcode); plain BPF objects are linked only together with"
+        " bitcode (`bpftool gen object` links them alone)"
     )
 
 
