@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import struct
 import tempfile
@@ -40,6 +41,7 @@ KIND = "bpf-object"
 SYMBOLS = "plain_object_symbols"
 DEFINED = "plain_object_definitions"
 _MAX_MESSAGE = 600
+_NO_EXTERN_BTF = re.compile(r"failed to find BTF info for global/extern symbol '([^']+)'")
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,14 @@ class LinkObjects(Pass):
         except libbpf_linker.LibbpfLinkError as e:
             culprit = e.path or objects[0].name
             detail = "; ".join(e.messages) or e.reason
+            missing = next((m.group(1) for m in map(_NO_EXTERN_BTF.search, e.messages) if m), None)
+            if e.path == _OURS and missing:
+                # rustc writes no debug info for `extern "C"` declarations; clang -g does.
+                raise LinkError(_short(
+                    f"{_bitcode_names(missing, ctx)}: '{missing}' is declared without debug info (rustc emits "
+                    f"none for extern declarations), and libbpf's linker needs BTF for every extern it resolves "
+                    f"in a plain BPF object; compile the file that defines '{missing}' to bitcode instead "
+                    "(clang -g -emit-llvm)")) from None
             raise LinkError(_short(f"{culprit}: libbpf {_version(libbpf_linker)}'s linker cannot link it: {detail}"
                                    f" ({e.reason})")) from None
         for line in messages:

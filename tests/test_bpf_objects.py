@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import textwrap
 from pathlib import Path
 
@@ -349,3 +350,70 @@ def test_symbols_only_elf_stays_skipped_silently(tmp_path, private_tmp):
     assert "link-objects" not in r.stdout
     r = link(out, main, symbols, llvm=llvm16())
     assert r.stderr == ""
+
+
+# -- Rust bitcode next to a C object -------------------------------------------------------------------
+
+RUST_ROOT = """\
+#![feature(no_core, lang_items, rustc_attrs, intrinsics, auto_traits)]
+#![allow(internal_features)]
+#![no_core]
+#![crate_type = "cdylib"]
+mod lang_items;
+#[repr(C)]
+pub struct SkBuff { len: u32 }
+"""
+
+
+def rust_cdylib(tmp_path: Path, body: str, plain_object: Path) -> subprocess.CompletedProcess:
+    """rustc links a no_core cdylib (lang items from tests/rust/minicore.rs) with bpf-linker, the object last."""
+    minicore = Path(__file__).resolve().parent / "rust" / "minicore.rs"
+    lines = [line for line in minicore.read_text().splitlines() if not line.startswith("#![")]
+    (tmp_path / "lang_items.rs").write_text("#![allow(dead_code)]\n" + "\n".join(lines) + "\n")
+    (tmp_path / "prog.rs").write_text(RUST_ROOT + textwrap.dedent(body))
+    env = dict(os.environ, RUSTC_BOOTSTRAP="1")
+    env.pop("BPF_LINKER_LLVM", None)
+    cmd = ["rustc", "--edition", "2021", "--target", "bpfel-unknown-none", "-C", "opt-level=2", "-C", "panic=abort",
+           "-C", "overflow-checks=off", "-C", "debuginfo=2", "-C", "linker=bpf-linker", "-C", "link-arg=--btf",
+           "-C", f"link-arg={plain_object}", "prog.rs", "-o", "prog.o"]
+    return subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True)
+
+
+@pytest.mark.requires_rustc
+@pytest.mark.requires_kernel_bpf
+def test_rust_program_next_to_a_c_object_calling_rust(tmp_path, private_tmp):
+    obj = plain(tmp_path, "vendor", """
+        unsigned int rust_helper(unsigned int x);
+        SEC("tc") int c_prog(struct __sk_buff *skb) { return rust_helper(skb->len) + 2; }
+    """ + LICENSE)
+    r = rust_cdylib(tmp_path, """
+        #[no_mangle]
+        pub extern "C" fn rust_helper(x: u32) -> u32 { x * 3 }
+        #[no_mangle]
+        #[link_section = "classifier"]
+        pub extern "C" fn rust_prog(skb: *const SkBuff) -> u32 { unsafe { (*skb).len + 1 } }
+    """, obj)
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "prog.o"
+    assert bpfkit.prog_run(out, "rust_prog", PACKET) == 65
+    assert bpfkit.prog_run(out, "c_prog", PACKET) == 64 * 3 + 2
+    assert list(private_tmp.iterdir()) == []
+
+
+@pytest.mark.requires_rustc
+def test_rust_calling_a_c_object_is_one_error(tmp_path, private_tmp):
+    """rustc writes no debug info for `extern "C"` declarations, and libbpf needs BTF for each extern."""
+    obj = plain(tmp_path, "vendor", "unsigned int c_helper(unsigned int x) { return x * 7; }\n")
+    r = rust_cdylib(tmp_path, """
+        extern "C" { fn c_helper(x: u32) -> u32; }
+        #[no_mangle]
+        #[link_section = "classifier"]
+        pub extern "C" fn rust_prog(skb: *const SkBuff) -> u32 { unsafe { c_helper((*skb).len) } }
+    """, obj)
+    assert r.returncode != 0
+    errors = [line.strip().removeprefix("= note: ") for line in r.stderr.splitlines() if "bpf-linker: error:" in line]
+    assert len(errors) == 1, r.stderr
+    assert "'c_helper' is declared without debug info" in errors[0]
+    assert "compile the file that defines 'c_helper' to bitcode instead" in errors[0]
+    assert not (tmp_path / "prog.o").exists()
+    assert list(private_tmp.iterdir()) == []
