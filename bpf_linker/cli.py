@@ -55,6 +55,15 @@ class CommandLineError(UsageError):
         self.usage = usage
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's, without breaking lines inside words like --no-btf (help and the man page)."""
+
+    def _split_lines(self, text, width):
+        import textwrap
+
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+
 class _ArgumentParser(argparse.ArgumentParser):
     """An ArgumentParser that raises CommandLineError instead of printing and exiting."""
 
@@ -118,10 +127,14 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=(
             "Arguments of the form @FILE are read from FILE (one or more per line, "
             "GNU ld quoting). The pass pipeline the flags select is shown by "
-            "--print-pipeline and can be replaced with -p."
+            "--print-pipeline and can be replaced with -p. "
+            "Environment: BPF_LINKER_LLVM (the libLLVM), BPF_LINKER_LOG=LEVEL[:FILE] (logging when the "
+            "flags cannot be changed), BPF_LINKER_IN_PROCESS=1 (no worker process, for debuggers). "
+            "Exit status: 0 success, 1 error (one line), 128+N stopped by signal N."
         ),
         allow_abbrev=False,
         add_help=False,
+        formatter_class=_HelpFormatter,
     )
     parser.add_argument(
         "inputs", nargs="*", metavar="INPUTS",
@@ -129,171 +142,183 @@ def build_parser() -> argparse.ArgumentParser:
              "static libraries (.a, .rlib)",
     )
 
-    opts = parser.add_argument_group("options")
-    opts.add_argument("-h", "--help", action="help", help="show this help and exit")
-    opts.add_argument(
+    io = parser.add_argument_group("inputs and outputs")
+    io.add_argument("-h", "--help", action="help", help="show this help and exit")
+    io.add_argument(
         "-V", "--version", action="store_true",
         help="print the version of bpf-linker and of the libLLVM it loads, and exit",
     )
-    opts.add_argument("-o", "--output", metavar="OUTPUT", help="write the output to OUTPUT")
-    opts.add_argument(
+    io.add_argument("-o", "--output", metavar="OUTPUT", help="write the output to OUTPUT (- for standard output)")
+    io.add_argument(
         "--emit", action="append", type=_emit_kind, metavar="KIND",
         help="output kind: obj (default), asm, llvm-ir or llvm-bc; if repeated, the first wins",
     )
-    opts.add_argument(
+    io.add_argument(
+        "--target", metavar="TRIPLE",
+        help="target triple: bpf, bpfel or bpfeb (default: the first input's if it is BPF, else bpf)",
+    )
+
+    cg = parser.add_argument_group("code generation")
+    cg.add_argument(
         "-O", dest="opt_level", action="append", type=_opt_level, metavar="LEVEL",
         help="optimization level: 0, 1, 2 (default), 3, s or z; 0 is treated as 1; "
              "if repeated, the last wins",
     )
-    opts.add_argument(
-        "--target", metavar="TRIPLE",
-        help="target triple: bpf, bpfel or bpfeb (default: the first input's if it is BPF, else bpf)",
-    )
-    opts.add_argument(
+    cg.add_argument(
         "--cpu", default=None, metavar="CPU",
         help="target BPF processor: generic, probe, v1, v2, v3, or any other the loaded LLVM knows "
-             "(v4 from LLVM 19); default: the CPU the inputs were compiled for (clang -mcpu), "
+             "(v4 from LLVM 18); default: the CPU the inputs were compiled for (clang -mcpu), "
              "the oldest if they differ, else generic",
     )
-    opts.add_argument(
+    cg.add_argument(
         "--cpu-features", default=None, metavar="FEATURES",
         help="enable (+f) or disable (-f) CPU features, comma separated, "
              "e.g. --cpu-features=+alu32,-dwarfris",
     )
-    opts.add_argument(
-        "--export", action="append", default=[], metavar="SYMBOLS",
-        help="keep these symbols (comma separated) external; repeatable",
-    )
-    opts.add_argument(
-        "--export-symbols", action="append", default=[], metavar="FILE",
-        help="keep the symbols listed in FILE (one per line) external; repeatable",
-    )
-    opts.add_argument(
-        "-L", dest="library_paths", action="append", default=[], metavar="DIR",
-        help="library search directory (accepted for rustc, not used)",
-    )
-    opts.add_argument(
-        "--unroll-loops", action="store_true",
-        help="try hard to unroll loops (for kernels that do not support loops)",
-    )
-    opts.add_argument(
-        "--ignore-inline-never", action="store_true",
-        help="ignore noinline/#[inline(never)] (for kernels that do not support function calls)",
-    )
-    opts.add_argument(
-        "--target-kernel", metavar="X.Y",
-        help="link for Linux X.Y: its CPU (unless --cpu is given), --ignore-inline-never before 4.16, "
-             "--unroll-loops before 5.3, and fail if the object keeps what that kernel lacks",
-    )
-    opts.add_argument(
-        "--verify", action="store_true",
-        help="load every program of the output into the running kernel (libbpf), unload it and print "
-             "a table; exit 1 if the verifier rejects one, 77 if nothing can be loaded here",
-    )
-    opts.add_argument(
-        "--report", action="store_true",
-        help="print per program its instructions, stack depth, calls and loops left, and each input's share",
-    )
-    opts.add_argument(
-        "--disable-expand-memcpy-in-order", action="store_true",
-        help="do not pass --bpf-expand-memcpy-in-order to LLVM",
-    )
-    opts.add_argument(
-        "--disable-memory-builtins", action="store_true",
-        help="do not export memcpy, memmove, memset, memcmp and bcmp",
-    )
-    opts.add_argument(
+    cg.add_argument(
         "--btf", action=argparse.BooleanOptionalAction, default=None,
         help="keep debug info and emit kernel-compatible BTF (--no-btf: strip debug info; "
              "default: BTF from C debug info, Rust-only debug info stripped as upstream does)",
     )
-    opts.add_argument(
+    cg.add_argument(
+        "--disable-expand-memcpy-in-order", action="store_true",
+        help="do not pass --bpf-expand-memcpy-in-order to LLVM",
+    )
+    cg.add_argument(
         "--allow-bpf-trap", action="store_true",
         help="let LLVM turn unreachable into __bpf_trap calls "
              "(do not pass --bpf-disable-trap-unreachable)",
     )
-    opts.add_argument(
-        "--llvm-args", action="append", default=[], metavar="ARGS",
-        help="extra LLVM command-line options, comma separated, after the linker's own; "
-             "repeatable; attach options that start with '-': --llvm-args=-foo",
-    )
-    opts.add_argument(
-        "--dump-module", metavar="DIR",
-        help="write the module after linking (pre-opt.ll) and after optimizing (post-opt.ll) to DIR",
-    )
-    opts.add_argument("--log-file", metavar="PATH", help="also append log messages to PATH")
-    opts.add_argument(
-        "--log-level", type=_log_level, metavar="LEVEL",
-        help="log level: error, warn (default), info, debug (adds tracebacks) or trace",
-    )
-    opts.add_argument(
+    cg.add_argument(
         "--fatal-errors", type=_bool_value, default=True, metavar="BOOL",
         help="fail when LLVM reports an error diagnostic: true (default) or false",
     )
-    opts.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)  # rustc passes it
 
-    pipe = parser.add_argument_group("pass pipeline and LLVM")
-    pipe.add_argument(
-        "--llvm", metavar="PATH",
-        help="libLLVM shared library to load (default: $BPF_LINKER_LLVM, then the "
-             "rustc on PATH's, then the system's newest)",
+    ex = parser.add_argument_group("exports")
+    ex.add_argument(
+        "--export", action="append", default=[], metavar="SYMBOLS",
+        help="keep these symbols (comma separated) external; repeatable",
     )
-    pipe.add_argument(
-        "-p", "--passes", metavar="PIPELINE",
-        help="run PIPELINE (written as --print-pipeline prints it) instead of the one the flags build",
+    ex.add_argument(
+        "--export-symbols", action="append", default=[], metavar="FILE",
+        help="keep the symbols listed in FILE (one per line) external; repeatable",
     )
-    pipe.add_argument(
+    ex.add_argument(
+        "--disable-memory-builtins", action="store_true",
+        help="do not export memcpy, memmove, memset, memcmp and bcmp",
+    )
+
+    old = parser.add_argument_group("old kernels")
+    old.add_argument(
+        "--target-kernel", metavar="X.Y",
+        help="link for Linux X.Y: its CPU (unless --cpu is given), --ignore-inline-never before 4.16, "
+             "--unroll-loops before 5.3, and fail if the object keeps what that kernel lacks",
+    )
+    old.add_argument(
+        "--unroll-loops", action="store_true",
+        help="try hard to unroll loops (for kernels that do not support loops)",
+    )
+    old.add_argument(
+        "--ignore-inline-never", action="store_true",
+        help="ignore noinline/#[inline(never)] (for kernels that do not support function calls)",
+    )
+    old.add_argument(
+        "--verify", action="store_true",
+        help="load every program of the output into the running kernel (libbpf), unload it and print "
+             "a table; exit 1 if the verifier rejects one, 77 if nothing can be loaded here",
+    )
+    old.add_argument(
+        "--report", action="store_true",
+        help="print per program its instructions, stack depth, calls and loops left, and each input's share",
+    )
+
+    dbg = parser.add_argument_group("debugging and passes")
+    dbg.add_argument(
         "--print-pipeline", action="store_true",
         help="print the pass pipeline the other flags select, and exit",
     )
-    pipe.add_argument(
+    dbg.add_argument(
+        "-p", "--passes", metavar="PIPELINE",
+        help="run PIPELINE (written as --print-pipeline prints it) instead of the one the flags build",
+    )
+    dbg.add_argument(
         "--load-pass-plugin", dest="pass_plugins", action="append", default=[], metavar="FILE.py",
         help="load the passes a Python file lists in PASSES (or an installed plugin, by its entry-point "
              "name) and run each where its class says (after = / before = a pass); repeatable",
     )
-    pipe.add_argument(
+    dbg.add_argument(
         "--list-passes", action="store_true",
         help="list every pass (built-in, installed, --load-pass-plugin) with its options, default "
              "position and provider, and exit",
     )
-    pipe.add_argument(
+    dbg.add_argument(
         "--print-before", action="append", default=[], metavar="PASSES",
         help="print the module before these passes (comma separated); repeatable",
     )
-    pipe.add_argument(
+    dbg.add_argument(
         "--print-after", action="append", default=[], metavar="PASSES",
         help="print the module after these passes (comma separated); repeatable",
     )
-    pipe.add_argument(
+    dbg.add_argument(
         "--print-changed", action="store_true",
         help="print the module after every pass that changed it; --print-changed=diff prints a unified "
              "diff instead, =quiet and =diff-quiet leave out the passes that changed nothing",
     )
-    pipe.add_argument(_PRINT_CHANGED_MODE, dest="print_changed_mode", help=argparse.SUPPRESS)
-    pipe.add_argument(
+    dbg.add_argument(_PRINT_CHANGED_MODE, dest="print_changed_mode", help=argparse.SUPPRESS)
+    dbg.add_argument(
         "--time-passes", action="store_true",
         help="report the time each pass takes, and LLVM's own timing of the passes inside optimize and codegen",
     )
-    pipe.add_argument(
+    dbg.add_argument(
         "--dump-dir", metavar="DIR",
         help="write the module after every pass to DIR/NN-PASS.ll (numbered in pipeline order) and each "
              "input as parsed to DIR/00-inputK-NAME.ll",
     )
-    pipe.add_argument(
+    dbg.add_argument(
+        "--dump-module", metavar="DIR",
+        help="write the module after linking (pre-opt.ll) and after optimizing (post-opt.ll) to DIR",
+    )
+    dbg.add_argument(
         "-M", dest="print_map_stdout", action="store_true",
         help="print a link map on standard output (as GNU ld -M): symbols with section, size, binding "
              "and defining input; internalized and removed symbols; instructions per program",
     )
-    pipe.add_argument("--print-map", metavar="FILE", help="write the link map to FILE (- for standard output)")
-    pipe.add_argument(
+    dbg.add_argument("--print-map", metavar="FILE", help="write the link map to FILE (- for standard output)")
+    dbg.add_argument(
         "-y", "--trace-symbol", dest="trace_symbols", action="append", default=[], metavar="SYM",
         help="print every input that defines or references SYM; repeatable",
     )
-    pipe.add_argument(
+    dbg.add_argument(
         "--defsym", action="append", default=[], metavar="NAME=VALUE",
         help="give the integer global NAME (a const volatile knob) the value VALUE and fold its loads "
              "before optimizing; repeatable",
     )
+    dbg.add_argument(
+        "--log-level", type=_log_level, metavar="LEVEL",
+        help="log level: error, warn (default), info, debug (adds tracebacks) or trace",
+    )
+    dbg.add_argument("--log-file", metavar="PATH", help="also append log messages to PATH")
+
+    llvm = parser.add_argument_group("LLVM")
+    llvm.add_argument(
+        "--llvm", metavar="PATH",
+        help="libLLVM shared library to load (default: $BPF_LINKER_LLVM, else the library found (the "
+             "rustc on PATH's, the system's) closest to the LLVM that produced the inputs)",
+    )
+    llvm.add_argument(
+        "--llvm-args", action="append", default=[], metavar="ARGS",
+        help="extra LLVM command-line options, comma separated, after the linker's own; "
+             "repeatable; attach options that start with '-': --llvm-args=-foo",
+    )
+
+    rs = parser.add_argument_group("accepted for rustc and upstream compatibility")
+    rs.add_argument(
+        "-L", dest="library_paths", action="append", default=[], metavar="DIR",
+        help="library search directory (rustc passes it; not used)",
+    )
+    rs.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)  # rustc passes it
+
+    pipe = parser.add_argument_group("pass pipeline and LLVM")
     return parser
 
 
