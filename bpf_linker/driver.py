@@ -52,12 +52,12 @@ def validate_llvm_options(library, options: LinkOptions) -> None:
     llvm_options.validate(library, options)
 
 
-def build_pipeline(options: LinkOptions) -> Pipeline:
+def build_pipeline(options: LinkOptions, inputs=None) -> Pipeline:
     """-p/--passes parsed with the plugins loaded, else the pipeline the flags build with the
     plugins' passes placed in it (entry points are scanned only for -p and plugins)."""
     from .pipeline import build_pipeline as build
 
-    return build(options)
+    return build(options, inputs=inputs)
 
 
 def _in_process(options: LinkOptions, pipeline: Pipeline, inputs, progress, isolated: bool = False) -> LinkResult:
@@ -97,9 +97,10 @@ def link(options: LinkOptions, pipeline: Pipeline | None = None, *, isolate: boo
     """
     if options.output:
         refuse_input_as_output(options.output, options.inputs)
-    pipeline = pipeline or build_pipeline(options)
-    # Inputs are read here, in Python, before any LLVM: their producers decide which libLLVM to load.
+    # Inputs are read here, in Python, before any LLVM: their producers decide which libLLVM to load,
+    # and plain BPF objects among them add the link-objects pass.
     inputs = read_inputs(options.inputs, logging.getLogger("bpf_linker.passes.unpack-archives"))
+    pipeline = pipeline or build_pipeline(options, inputs)
     if isolate is None:
         isolate = os.environ.get("BPF_LINKER_IN_PROCESS", "") in ("", "0")
     if isolate:

@@ -272,8 +272,11 @@ def parse_pipeline(text: str, registry=None) -> Pipeline:
     return Pipeline(passes)
 
 
-def pipeline_for(options: LinkOptions) -> Pipeline:
-    """The pipeline the flags ask for (driver.build_pipeline also honours -p/--passes)."""
+def pipeline_for(options: LinkOptions, inputs=None) -> Pipeline:
+    """The pipeline the flags ask for (driver.build_pipeline also honours -p/--passes).
+
+    `inputs`, the objects read_inputs() made, tells whether plain BPF objects need the
+    link-objects pass; without it (--print-pipeline) the input files are looked at."""
     from .passes.btf import Btf
     from .passes.check_undefined import CheckUndefined
     from .passes.codegen import Codegen
@@ -308,7 +311,9 @@ def pipeline_for(options: LinkOptions) -> Pipeline:
         CheckUndefined(),
         Codegen(emit=options.emit),
     ]
-    if has_bpf_objects(options.inputs):  # plain BPF objects: libbpf's linker adds them to the object
+    plain = (any(obj.kind == "bpf-object" for obj in inputs) if inputs is not None
+             else has_bpf_objects(options.inputs))
+    if plain:  # plain BPF objects: libbpf's linker adds them to the object
         from .passes.link_objects import LinkObjects
         passes.append(LinkObjects())
     passes += target_kernel.after_codegen(options)  # check-object, report, kernel-verify
@@ -318,7 +323,7 @@ def pipeline_for(options: LinkOptions) -> Pipeline:
 
 # -- the pipeline a link runs: -p, or the flags' pipeline with --defsym and placed plugin passes ----
 
-def build_pipeline(options: LinkOptions, registry=None) -> Pipeline:
+def build_pipeline(options: LinkOptions, registry=None, inputs=None) -> Pipeline:
     """-p/--passes parsed with the plugins loaded, else `pipeline_for(options)` with a `defsym`
     pass after `link` (--defsym) and every --load-pass-plugin pass where its class says
     (`after`/`before`). A plugin none of whose passes runs is an error, never ignored."""
@@ -336,7 +341,7 @@ def build_pipeline(options: LinkOptions, registry=None) -> Pipeline:
                 raise PipelineError(f"{plugin}: none of the plugin's passes ({names}) is in the -p pipeline; "
                                     "name one there, or drop -p to let them place themselves")
     else:
-        pipeline = pipeline_for(options)
+        pipeline = pipeline_for(options, inputs)
         if getattr(options, "defsym", ()):
             from .passes.defsym import Defsym
 
