@@ -26,6 +26,7 @@ import re
 import sys
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 from bpf_linker.errors import LLVMNotFoundError
 
@@ -91,7 +92,7 @@ def _digest(data: bytes) -> str:
 class Declarations:
     """The cffi FFI object and where it came from: "cache", "generated" (now) or "inline"."""
 
-    ffi: object
+    ffi: Any
     source: str
     path: str | None = None
 
@@ -164,7 +165,7 @@ ffi = declarations.ffi
 class Library:
     """A loaded libLLVM: the cffi `lib`, where it came from and its version."""
 
-    lib: object
+    lib: Any
     path: str
     version: tuple[int, int, int]
     source: str  # "--llvm", "BPF_LINKER_LLVM", "rustc", "system"

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import enum
+from typing import TYPE_CHECKING
 
 from ._errors import decode, take_message
 from ._ffi import ffi
+
+if TYPE_CHECKING:
+    from .instructions import Use
+    from .types import Type
 
 
 class Linkage(enum.IntEnum):

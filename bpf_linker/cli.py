@@ -318,7 +318,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rs.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)  # rustc passes it
 
-    pipe = parser.add_argument_group("pass pipeline and LLVM")
     return parser
 
 

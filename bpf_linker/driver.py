@@ -13,7 +13,7 @@ from .errors import PipelineError
 from .instrument import Session
 from .options import LinkOptions
 from .output import refuse_input_as_output, write_output
-from .pipeline import LinkContext, Pipeline, parse_pipeline, pipeline_for
+from .pipeline import LinkContext, Pipeline
 from .worker import run_isolated
 
 log = logging.getLogger("bpf_linker")

@@ -21,8 +21,8 @@ def bc(tmp_path, name, body):
 def assert_clean_failure(r, out, *fragments):
     """Exit status 1, exactly one `bpf-linker: error:` line, the fragments in it, no traceback."""
     assert r.returncode == 1, r.stderr
-    lines = [l for l in r.stderr.splitlines() if l.strip()]
-    errors = [l for l in lines if l.startswith("bpf-linker: error: ")]
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("bpf-linker: error: ")]
     assert len(errors) == 1, r.stderr
     for fragment in fragments:
         assert fragment in errors[0], errors[0]
