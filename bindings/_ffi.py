@@ -200,7 +200,7 @@ class _DiscoveryCache:
 
     def __init__(self, path: str | None = None):
         self.path = path or _discovery_path()
-        self._entries = None
+        self._entries: dict | None = None
 
     def _read(self) -> dict:
         if self._entries is None:

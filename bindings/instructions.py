@@ -165,7 +165,7 @@ class Instruction(Value):
         return f"<Instruction {self.opcode_name}{name} in {self.function.name}>"
 
     @property
-    def opcode(self) -> Opcode | int:  # type: ignore[override]
+    def opcode(self) -> Opcode | int:
         """The opcode as an Opcode (an int; a newer LLVM's unknown opcode stays a plain int)."""
         value = self.lib.LLVMGetInstructionOpcode(self.handle)
         try:

@@ -57,7 +57,7 @@ class Module(Owned):
         buf.close()
         if failed:
             errors = context.take_errors(mark)
-            raise LLVMError(f"{name}: invalid bitcode: {'; '.join(errors) or 'unknown error'}", errors)
+            raise LLVMError(f"{name}: invalid bitcode: {'; '.join(errors) or 'unknown error'}", tuple(errors))
         return cls(context, out[0])
 
     @classmethod

@@ -17,6 +17,9 @@ FILE_TYPES = {"asm": 0, "obj": 1}
 
 class TargetMachine(Owned):
     _dispose = "LLVMDisposeTargetMachine"
+    triple: str
+    cpu: str
+    features: str
 
     @classmethod
     def create(cls, library: Library, triple: str, cpu: str, features: str) -> "TargetMachine":

@@ -78,6 +78,11 @@ class Value:
         ptr = self.lib.LLVMGetValueName2(self.handle, size)
         return decode(ptr, size[0])
 
+    @name.setter
+    def name(self, value: str) -> None:
+        data = value.encode()
+        self.lib.LLVMSetValueName2(self.handle, data, len(data))
+
     # -- operands --------------------------------------------------------
     @property
     def num_operands(self) -> int:
@@ -151,10 +156,6 @@ class Value:
         return self.lib.LLVMGetFirstUse(self.handle) != ffi.NULL
 
     # -- the pass-author API (typed results; see README "Pass API reference") ----
-    @name.setter
-    def name(self, value: str) -> None:
-        data = value.encode()
-        self.lib.LLVMSetValueName2(self.handle, data, len(data))
 
     @property
     def type(self) -> "Type":
@@ -307,6 +308,13 @@ class GlobalValue(Value):
         init = self.lib.LLVMGetInitializer(self.handle)
         return wrap(self.module, init)
 
+    @initializer.setter
+    def initializer(self, value: "Value | None") -> None:
+        """A global variable's initial value (a constant of its value type); None makes it a declaration."""
+        if self.kind != "variable":
+            raise ValueError(f"a {self.kind} has no initializer")
+        self.lib.LLVMSetInitializer(self.handle, ffi.NULL if value is None else value.handle)
+
     def make_declaration(self) -> None:
         """Drop a global variable's initializer, turning its definition into a declaration."""
         self.lib.LLVMSetInitializer(self.handle, ffi.NULL)
@@ -420,13 +428,6 @@ class GlobalValue(Value):
         if value < 0 or value & (value - 1):
             raise ValueError(f"alignment must be a power of two, not {value}")
         self.lib.LLVMSetAlignment(self.handle, value)
-
-    @initializer.setter
-    def initializer(self, value: "Value | None") -> None:
-        """A global variable's initial value (a constant of its value type); None makes it a declaration."""
-        if self.kind != "variable":
-            raise ValueError(f"a {self.kind} has no initializer")
-        self.lib.LLVMSetInitializer(self.handle, ffi.NULL if value is None else value.handle)
 
     @property
     def global_constant(self) -> bool:

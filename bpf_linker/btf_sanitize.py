@@ -32,6 +32,8 @@ on that.
 
 from __future__ import annotations
 
+from typing import Any
+
 import re
 from dataclasses import dataclass, field
 
@@ -163,7 +165,9 @@ def split_fields(body: str) -> list[tuple[str, str]]:
     if sum(len(k) + len(v) for k, v in fields) + 4 * len(fields) - 2 == len(body):
         return fields
     # Slow path for anything the one-regex form does not cover: split at top-level commas.
-    parts, depth, current = [], 0, []
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
     for tok in _TOKEN.findall(body):
         if tok in ("(", "{"):
             depth += 1
@@ -197,7 +201,7 @@ class _Node:
         self.distinct = distinct
         self.kind = kind          # "DICompositeType", "DIDerivedType", ... or "{" for a tuple
         self.body = body
-        self._fields = None
+        self._fields: dict[str, str] | None = None
 
     @property
     def fields(self) -> dict[str, str]:
@@ -229,7 +233,8 @@ class _Nodes:
     """
 
     def __init__(self, lines: list[str]):
-        self.lines, self.cache = lines, {}
+        self.lines = lines
+        self.cache: dict[int, Any] = {}
         self.base = 0
         self.index: dict[int, int] | None = None
         for i, line in enumerate(lines):
@@ -305,7 +310,8 @@ _C_LANGUAGE = re.compile(r"DW_LANG_(C\b|C\d|C_plus_plus|ObjC)")
 
 def compile_units(ir: str) -> list[tuple[str, str]]:
     """(language, producer) of every DICompileUnit in the module."""
-    units, pos = [], 0
+    units: list[tuple[str, str]] = []
+    pos = 0
     while True:
         pos = ir.find("!DICompileUnit(", pos)
         if pos < 0:

@@ -67,7 +67,7 @@ class _HelpFormatter(argparse.HelpFormatter):
 class _ArgumentParser(argparse.ArgumentParser):
     """An ArgumentParser that raises CommandLineError instead of printing and exiting."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str):
         raise CommandLineError(message, self.format_usage())
 
 
@@ -592,7 +592,7 @@ EXIT_ERROR = 1
 _STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
-def one_line(text: str) -> str:
+def one_line(text: object) -> str:
     """Control characters (a newline in a file name) escaped, so an error stays one line."""
     return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in str(text))
 
@@ -672,7 +672,7 @@ def _main(argv: list[str]) -> int:
             logger.error("internal error: %s: %s%s", type(error).__name__, one_line(error), hint)
             logger.debug("traceback:", exc_info=True)
             if getattr(error, "trace", ""):  # raised in the link's worker process
-                logger.debug("worker traceback:\n%s", error.trace)
+                logger.debug("worker traceback:\n%s", getattr(error, "trace"))
             return EXIT_ERROR
         return 0
     finally:

@@ -217,7 +217,7 @@ class Timer:
 
 def instrument_hooks(pipeline: Pipeline, options) -> list:
     """The hooks the options ask for, for Pipeline.run (a Timer reports at the end)."""
-    hooks = []
+    hooks: list = []
     if options.dump_module:
         hooks.append(ModuleDumper(options.dump_module, pipeline))
     if getattr(options, "dump_dir", None):

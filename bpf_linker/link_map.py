@@ -115,7 +115,7 @@ class LinkMap:
         lines += ["Inputs:"] + [f"  {name}" for name in self.inputs] + [""]
         lines.append("Output symbols:")
         if info is not None:
-            rows = [(s.name, s.section, s.size, s.binding, s.type,
+            rows: list[tuple] = [(s.name, s.section, s.size, s.binding, s.type,
                      self.origin(s.name, ctx) if s.section != "UND" else "(undefined: resolved at load)")
                     for s in info.symbols if not _is_label(s)]
         else:  # --emit asm|llvm-ir|llvm-bc: no ELF, the module's view

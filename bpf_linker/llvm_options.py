@@ -356,7 +356,7 @@ def _in_grandchild(task) -> tuple[int, bytes, bytes]:
             os._exit(code)
     os.close(out_w)
     os.close(err_w)
-    chunks = {out_r: [], err_r: []}
+    chunks: dict[int, list[bytes]] = {out_r: [], err_r: []}
     deadline = time.monotonic() + PROBE_TIMEOUT
     with selectors.DefaultSelector() as sel:
         for fd in chunks:

@@ -184,7 +184,7 @@ class ObjectCode:
         return out
 
     def callees(self, f: Function) -> list[str]:
-        return [c.target for c in self.local_calls() if c.caller is f]
+        return [c.target for c in self.local_calls() if c.caller is f and isinstance(c.target, str)]
 
     def reachable(self, program: Function) -> list[Function]:
         """The program and every function it calls, transitively, in call order."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import io
 import struct
 from dataclasses import dataclass
@@ -78,7 +80,7 @@ def read_object(data: bytes) -> ObjectInfo:
                 return name
         return None
 
-    relocations: dict[int, dict[int, object]] = {}
+    relocations: dict[int, dict[int, Any]] = {}
     for sec in elf.iter_sections():
         if isinstance(sec, RelocationSection) and sec["sh_link"] and symtab is not None:
             table = relocations.setdefault(sec["sh_info"], {})

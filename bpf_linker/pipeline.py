@@ -362,7 +362,7 @@ def build_pipeline(options: LinkOptions, registry=None, inputs=None) -> Pipeline
     return pipeline
 
 
-def place(pipeline: Pipeline, pass_cls: type, who: str, placed: dict[str, int] | None = None) -> Pass:
+def place(pipeline: Pipeline, pass_cls: Any, who: str, placed: dict[str, int] | None = None) -> Pass:
     """Insert a default instance of `pass_cls` where its `after`/`before` say; returns it.
 
     `placed` counts the passes already placed after each anchor, so passes placed after the

@@ -12,6 +12,7 @@ import signal
 import sys
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import PipelineError
 
@@ -79,7 +80,7 @@ class Registry:
     def items(self):
         return sorted((name, cls, str(provider)) for name, (cls, provider) in self._passes.items())
 
-    def _register_all(self, classes, provider: Provider, where: str) -> list[type]:
+    def _register_all(self, classes, provider: Provider, where: str) -> list[Any]:
         if not isinstance(classes, (list, tuple)):
             raise PipelineError(f"{where}: a pass plugin must define PASSES = [PassClass, ...], "
                                 f"not {type(classes).__name__}")
@@ -141,7 +142,7 @@ class Registry:
             self._register_all(classes, Provider("entry point", f"{ep.name} = {ep.value}"), where)
 
 
-def check_pass_class(cls, where: str) -> type:
+def check_pass_class(cls, where: str) -> Any:
     """`cls` if it is a usable Pass subclass, else a PipelineError saying what is wrong with it."""
     from .pipeline import Pass
 
@@ -380,7 +381,8 @@ def _positions(options, registry: Registry) -> dict[str, str]:
     for f in dataclasses.fields(LinkOptions):
         if f.default is False:
             try:
-                extra = pipeline_for(dataclasses.replace(base, **{f.name: True})).passes
+                changed: dict[str, Any] = {f.name: True}
+                extra = pipeline_for(dataclasses.replace(base, **changed)).passes
             except Exception:
                 continue
             extra_names = [p.name for p in extra]

@@ -21,6 +21,8 @@ READ_OBJECT = "object_for_reading"
 class ObjectCheckError(LinkError):
     """The object keeps what its target lacks; `problems` holds one line per offender."""
 
+    outputs: dict = {}  # --report's text, printed even though the link failed
+
     def __init__(self, message: str, problems: tuple[str, ...] = ()):
         super().__init__(message)
         self.problems = tuple(problems)

@@ -24,6 +24,8 @@ class CannotVerify(BpfLinkerError):
 class VerifierRejected(LinkError):
     """The running kernel's verifier rejected a program; `rejected` names them."""
 
+    outputs: dict = {}  # --report's text, printed even though the link failed
+
     def __init__(self, message: str, rejected: tuple[str, ...] = ()):
         super().__init__(message)
         self.rejected = tuple(rejected)

@@ -114,7 +114,8 @@ def _emit_problem(kind: str) -> str:
 
 def elf_symbols(name: str, data: bytes) -> tuple[set[str], set[str]]:
     """(global or weak symbols the object defines, those it references undefined)."""
-    defined, referenced = set(), set()
+    defined: set[str] = set()
+    referenced: set[str] = set()
     for sym_name, bind, _type, section, _value in _symbols(name, data):
         if bind not in ("STB_GLOBAL", "STB_WEAK"):
             continue

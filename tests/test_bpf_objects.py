@@ -192,7 +192,10 @@ def test_plain_object_in_an_archive_and_extern_map_defined_first(tmp_path, priva
 
 
 def test_print_pipeline_and_determinism(tmp_path, private_tmp):
-    llvm = bpfkit.llvm16_path()
+    from bpf_linker.bindings import _ffi
+
+    # In-process links share one libLLVM per process: use the one an earlier test loaded, if any.
+    llvm = _ffi._loaded.path if _ffi._loaded is not None else bpfkit.llvm16_path()
     bpfkit.require(llvm is not None, "libLLVM 16")
     main = bitcode(tmp_path, "main", 'SEC("tc") int main_prog(struct __sk_buff *skb) { return 1; }\n' + LICENSE)
     obj = plain(tmp_path, "vendor", 'SEC("tc") int vendor_prog(struct __sk_buff *skb) { return 2; }\n')
@@ -215,7 +218,10 @@ def test_without_memfd_a_private_directory_is_used_and_removed(tmp_path, monkeyp
 
     import bpf_linker
 
-    llvm = bpfkit.llvm16_path()
+    from bpf_linker.bindings import _ffi
+
+    # In-process links share one libLLVM per process: use the one an earlier test loaded, if any.
+    llvm = _ffi._loaded.path if _ffi._loaded is not None else bpfkit.llvm16_path()
     bpfkit.require(llvm is not None, "libLLVM 16")
     main = bitcode(tmp_path, "main", 'SEC("tc") int main_prog(struct __sk_buff *skb) { return 1; }\n' + LICENSE)
     obj = plain(tmp_path, "vendor", 'SEC("tc") int vendor_prog(struct __sk_buff *skb) { return 2; }\n')

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-import bpfkit
 from bpf_linker.bindings import _ffi
 
 DECL_DIR = Path(_ffi.DECL_DIR)
