@@ -63,6 +63,15 @@ def _write_atomically(path: str, data: bytes) -> None:
         raise
 
 
+def _sig(path: str):
+    """What identifies a file's or directory's current state: [mtime_ns, size, inode], or None."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_mtime_ns, st.st_size, st.st_ino]
+
+
 def _trusted(path: str) -> bool:
     """A cache file we may exec or believe: ours, and writable by nobody else."""
     try:
@@ -124,9 +133,27 @@ def load_declarations(decl_dir: str = DECL_DIR, cache: str | None = None) -> Dec
 def _load_compiled(module: str, path: str):
     if not _trusted(path):
         return None
+    # The module's code object, marshalled beside it (what a .pyc holds): compiling the
+    # 20 KB source would cost about a millisecond at every start.
+    code_path = f"{path}.{sys.implementation.cache_tag}.code"
     try:
-        with open(path, "rb") as f:
-            code = compile(f.read(), path, "exec")
+        source_sig = _sig(path)
+        code = None
+        if _trusted(code_path):
+            try:
+                with open(code_path, "rb") as f:
+                    sig, code = marshal.loads(f.read())
+                if sig != source_sig:  # compiled from another file than the one there now
+                    code = None
+            except (OSError, ValueError, EOFError, TypeError):
+                code = None
+        if code is None:
+            with open(path, "rb") as f:
+                code = compile(f.read(), path, "exec")
+            try:
+                _write_atomically(code_path, marshal.dumps((source_sig, code)))
+            except OSError:
+                pass
         namespace = {"__name__": module, "__file__": path}
         exec(code, namespace)
         return namespace["ffi"]
@@ -180,15 +207,6 @@ _lock = threading.Lock()
 
 
 # --------------------------------------------------------------------------- discovery cache
-
-def _sig(path: str):
-    """What identifies a file's or directory's current state: [mtime_ns, size, inode], or None."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return [st.st_mtime_ns, st.st_size, st.st_ino]
-
 
 def _discovery_path() -> str:
     # marshal: no import to pay (json's is ~2 ms); its format may change with the interpreter.

@@ -31,6 +31,7 @@ def test_compiled_declarations_are_generated_then_reused(tmp_path):
     assert Path(first.path).parent == cache
     again = _ffi.load_declarations(str(decl), str(cache))
     assert (again.source, again.path) == ("cache", first.path)
+    assert [p.name for p in cache.glob("*.code")] == [Path(first.path).name + f".{sys.implementation.cache_tag}.code"]
     assert type(again.ffi).__module__ != "cffi.api"  # _cffi_backend's FFI, no pycparser
     assert again.ffi.sizeof("LLVMModuleRef") == again.ffi.sizeof("void *")
     again.ffi.callback("LLVMFatalErrorHandler", lambda reason: None)
