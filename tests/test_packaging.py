@@ -90,3 +90,27 @@ def test_installed_command_links(venv, tmp_path):
     env = dict(os.environ, BPF_LINKER_LLVM=bpfkit.llvm16_path() or bpfkit.llvm22_path() or "")
     run([venv / "bin" / "bpf-linker", "-o", out, bc], env=env, cwd=tmp_path)
     assert bpfkit.elf_symbols(out)["prog"][:2] == ("STB_GLOBAL", "STT_FUNC")
+
+
+@pytest.mark.skipif(not Path("/usr/bin/python3").exists(), reason="needs the system python3")
+def test_setup_script_with_the_system_python_first(tmp_path):
+    """tools/setup.sh on a copy, Debian's python3 first on PATH (it refuses pip outside a venv),
+    run from another directory and run twice: the venv it makes has a working bpf-linker."""
+    src = tmp_path / "checkout"
+    src.mkdir()
+    for name in (*SOURCES, "examples"):
+        path = REPO_ROOT / name
+        if path.is_dir():
+            shutil.copytree(path, src / name, ignore=shutil.ignore_patterns("__pycache__", "build"))
+        else:
+            shutil.copy2(path, src / name)
+    env = dict(os.environ, PATH="/usr/bin:/bin:/usr/sbin:/sbin")
+    env.pop("VIRTUAL_ENV", None)
+    for _ in range(2):
+        run(["bash", src / "tools" / "setup.sh"], env=env, cwd=tmp_path)
+    python = src / ".venv" / "bin" / "python"
+    base = run([python, "-c", "import sys; print(sys.base_prefix)"], env=env).stdout.strip()
+    assert base == "/usr"
+    r = run([src / ".venv" / "bin" / "bpf-linker", "--help"], env=env)
+    assert r.stdout.startswith("usage: bpf-linker ")
+    assert (src / "build" / "man" / "man1" / "bpf-linker.1").exists()
