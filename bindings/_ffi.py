@@ -1,22 +1,4 @@
-"""The cffi declarations, libLLVM discovery and loading (one library per process).
-
-Start-up costs, and what this module does about them (measured on a 2-CPU machine):
-- Parsing the declarations (decl/*.h) with cffi's in-line `cdef` imports pycparser and
-  costs 75-100 ms at every start. They are compiled once into cffi's out-of-line ABI
-  form (`set_source(name, None)`: a pure-Python module holding the parsed types, no C
-  compiler) under `${XDG_CACHE_HOME:-~/.cache}/bpf-linker-startup/`, named by a hash of every
-  decl file's name and contents and the cffi backend's version: editing, adding or
-  removing a decl file selects a new module, generated on first use. Loading it imports
-  only `_cffi_backend` (about 1 ms). When the cache cannot be written or read, the
-  in-line cdef is used, as before.
-- Discovery ran `rustc --print sysroot` (20-40 ms) and globbed system directories
-  (~70 ms) at every start. Candidates are now produced lazily (the first library that
-  loads ends the search) and both steps are cached in the same directory, keyed by
-  everything their answer depends on (see `_rustc_key` and `_system_key`) and checked
-  against the current state of the files they found, so a changed toolchain, PATH,
-  `BPF_LINKER_LLVM`, rustup override or installed library is never answered from a
-  stale entry.
-"""
+"""The cffi declarations, libLLVM discovery and loading (one library per process)."""
 
 from __future__ import annotations
 
@@ -29,6 +11,23 @@ from dataclasses import dataclass
 from typing import Any
 
 from bpf_linker.errors import LLVMNotFoundError
+
+# Start-up costs, and what this module does about them (measured on a 2-CPU machine):
+# - Parsing the declarations (decl/*.h) with cffi's in-line `cdef` imports pycparser and
+#   costs 75-100 ms at every start. They are compiled once into cffi's out-of-line ABI
+#   form (`set_source(name, None)`: a pure-Python module holding the parsed types, no C
+#   compiler) under `${XDG_CACHE_HOME:-~/.cache}/bpf-linker-startup/`, named by a hash of every
+#   decl file's name and contents and the cffi backend's version: editing, adding or
+#   removing a decl file selects a new module, generated on first use. Loading it imports
+#   only `_cffi_backend` (about 1 ms). When the cache cannot be written or read, the
+#   in-line cdef is used, as before.
+# - Discovery ran `rustc --print sysroot` (20-40 ms) and globbed system directories
+#   (~70 ms) at every start. Candidates are now produced lazily (the first library that
+#   loads ends the search) and both steps are cached in the same directory, keyed by
+#   everything their answer depends on (see `_rustc_key` and `_system_key`) and checked
+#   against the current state of the files they found, so a changed toolchain, PATH,
+#   `BPF_LINKER_LLVM`, rustup override or installed library is never answered from a
+#   stale entry.
 
 MIN_VERSION = 16
 MAX_VERSION = 30

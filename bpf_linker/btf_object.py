@@ -1,24 +1,20 @@
-"""Patch an emitted BPF object's `.BTF`: FUNC linkage `static` for functions whose ELF symbol is local.
-
-The BPF backend takes a function's BTF linkage from its DISubprogram (DISPFlagLocalToUnit),
-not from IR linkage, so an internalized helper comes out `global` in BTF and the
-verifier checks it on its own (REFERENCE.md section 4). Setting the flag needs either a
-textual IR round trip of the whole module (LLVM 16's C API cannot edit metadata; on a
-`vmlinux.h` program that costs more than codegen) or a rewrite of every reference to the
-subprogram. The object says the same thing in a few bytes: a BTF_KIND_FUNC type's linkage
-is the `vlen` field of its `info` word (0 static, 1 global, 2 extern), and `.BTF.ext`'s
-func_info maps each function's (section, byte offset) to its FUNC type id. So for every
-STT_FUNC symbol with STB_LOCAL binding, the FUNC type at its (section, offset) becomes
-static. `.BTF.ext` and everything else stays byte for byte; the DWARF sections (which the
-kernel and libbpf do not read) keep DW_AT_external on such functions.
-
-Plain `struct` parsing of ELF64 in either byte order (bpfel, bpfeb); no pyelftools, whose
-import costs more than the patch.
-"""
+"""Patch an emitted BPF object's `.BTF`: FUNC linkage `static` for functions whose ELF symbol is local."""
 
 from __future__ import annotations
 
 import struct
+
+# Why: the BPF backend takes a function's BTF linkage from its DISubprogram
+# (DISPFlagLocalToUnit), not from IR linkage, so an internalized helper comes out `global`
+# in BTF and the verifier checks it on its own (REFERENCE.md section 4). Setting the flag
+# needs a textual IR round trip of the whole module (LLVM 16's C API cannot edit metadata;
+# on a vmlinux.h program that costs more than codegen) or a rewrite of every reference to
+# the subprogram. The object says the same in a few bytes: a BTF_KIND_FUNC type's linkage
+# is the `vlen` of its `info` word (0 static, 1 global, 2 extern), and `.BTF.ext`'s
+# func_info maps each function's (section, byte offset) to its FUNC type id. `.BTF.ext`
+# and everything else stay byte for byte; DWARF (read by neither libbpf nor the kernel)
+# keeps DW_AT_external. Plain `struct` parsing of ELF64 in either byte order: importing
+# pyelftools would cost more than the patch.
 
 BTF_MAGIC = 0xEB9F
 BTF_KIND_FUNC = 12
