@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import importlib.metadata
 import importlib.util
 import os
 import re
@@ -128,6 +127,8 @@ class Registry:
         return classes
 
     def load_entry_points(self) -> None:
+        import importlib.metadata  # here, not at import: ~10 ms that a link without -p or plugins skips
+
         for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
             where = f"entry point {ep.name} ({ep.value})"
             try:
@@ -178,6 +179,8 @@ def _did_you_mean(word: str, choices) -> str:
 
 
 def _entry_point_hint(spec: str) -> str:
+    import importlib.metadata
+
     names = sorted({ep.name for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)})
     if names:
         return f" (no such file; installed plugins, group {ENTRY_POINT_GROUP}: {', '.join(names)})"
