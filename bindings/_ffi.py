@@ -40,10 +40,15 @@ CACHE_FORMAT = 1
 _RACY_SECONDS = 2.0
 
 
-def cache_dir() -> str:
-    """`${XDG_CACHE_HOME:-~/.cache}/bpf-linker-startup`: beside bpf_linker.llvm_options's
-    `bpf-linker/` (one table per library), so each directory holds one kind of file."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+def cache_dir() -> str | None:
+    """`${XDG_CACHE_HOME:-~/.cache}/bpf-linker-startup` (beside bpf_linker.llvm_options's
+    `bpf-linker/`, so each directory holds one kind of file); None without a home directory."""
+    base = os.environ.get("XDG_CACHE_HOME") or ""
+    if not os.path.isabs(base):  # unset, or relative (which the XDG spec says to ignore)
+        home = os.path.expanduser("~")
+        if not os.path.isabs(home):
+            return None
+        base = os.path.join(home, ".cache")
     return os.path.join(base, "bpf-linker-startup")
 
 
@@ -77,7 +82,7 @@ def _trusted(path: str) -> bool:
         st = os.stat(path)
     except OSError:
         return False
-    return st.st_uid == os.geteuid() and not st.st_mode & 0o022
+    return st.st_uid in (os.geteuid(), 0) and not st.st_mode & 0o022
 
 
 # --------------------------------------------------------------------------- declarations
@@ -116,7 +121,10 @@ def load_declarations(decl_dir: str = DECL_DIR, cache: str | None = None) -> Dec
             texts.append(f.read())
     key = b"\0".join([_cffi_backend.__version__.encode(), *(n.encode() + b"\n" + t for n, t in zip(names, texts))])
     module = f"_bpf_linker_decl_{_digest(key)}"
-    path = os.path.join(cache if cache is not None else cache_dir(), module + ".py")
+    directory = cache if cache is not None else cache_dir()
+    if directory is None:
+        return Declarations(_parse_inline(texts), "inline")
+    path = os.path.join(directory, module + ".py")
     ffi = _load_compiled(module, path)
     if ffi is not None:
         return Declarations(ffi, "cache", path)
@@ -207,22 +215,25 @@ _lock = threading.Lock()
 
 # --------------------------------------------------------------------------- discovery cache
 
-def _discovery_path() -> str:
+def _discovery_path() -> str | None:
     # marshal: no import to pay (json's is ~2 ms); its format may change with the interpreter.
-    return os.path.join(cache_dir(), f"discovery-{CACHE_FORMAT}.{sys.implementation.cache_tag}.marshal")
+    directory = cache_dir()
+    if directory is None:
+        return None
+    return os.path.join(directory, f"discovery-{CACHE_FORMAT}.{sys.implementation.cache_tag}.marshal")
 
 
 class _DiscoveryCache:
     """step -> {"key": ..., "checks": {path: sig}, "value": ...} in one marshal file."""
 
     def __init__(self, path: str | None = None):
-        self.path = path or _discovery_path()
+        self.path = path or _discovery_path()  # None: no cache (no home directory)
         self._entries: dict | None = None
 
     def _read(self) -> dict:
         if self._entries is None:
             self._entries = {}
-            if _trusted(self.path):
+            if self.path and _trusted(self.path):
                 try:
                     with open(self.path, "rb") as f:
                         data = marshal.loads(f.read())
@@ -245,6 +256,8 @@ class _DiscoveryCache:
         """Store `value` for `key`, valid while every path in `checks` keeps its state."""
         import time
 
+        if not self.path:
+            return
         sigs = {p: _sig(p) for p in checks}
         newest_ok = time.time_ns() - int(_RACY_SECONDS * 1e9)
         if any(s is not None and s[0] > newest_ok for s in sigs.values()):
@@ -290,7 +303,10 @@ def _rustc_key(rustc: str) -> list:
     settings = os.path.join(home, "settings.toml")
     key: list = [rustc, os.path.realpath(rustc), _sig(rustc), os.environ.get("RUSTUP_TOOLCHAIN"), home,
                  _sig(settings), _sig(os.path.join(home, "toolchains"))]
-    cwd = os.getcwd()
+    try:
+        cwd = os.getcwd()
+    except OSError:  # a removed working directory: rustup's answer is not worth caching
+        return key + [None, os.urandom(8).hex()]
     try:
         with open(settings, "rb") as f:
             if b"[overrides]" in f.read():

@@ -71,6 +71,18 @@ def test_unwritable_cache_falls_back_to_the_inline_cdef(tmp_path):
     assert loaded.ffi.sizeof("LLVMBool") == 4
 
 
+def test_no_home_directory_means_no_cache(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/dir")  # ignored, as the XDG spec says
+    monkeypatch.setattr(os.path, "expanduser", lambda path: path)  # no home directory either
+    assert _ffi.cache_dir() is None
+    assert _ffi.load_declarations(str(_decls(tmp_path))).source == "inline"
+    cache = _ffi._DiscoveryCache()
+    assert cache.path is None
+    cache.put("rustc", ["key"], [], "value")
+    assert cache.get("rustc", ["key"]) is None and sorted(p.name for p in tmp_path.iterdir()) == ["decl"]
+
+
 def test_damaged_or_foreign_cached_module_is_not_used(tmp_path):
     decl, cache = _decls(tmp_path), tmp_path / "cache"
     path = Path(_ffi.load_declarations(str(decl), str(cache)).path)
