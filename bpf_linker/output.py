@@ -10,7 +10,6 @@ link has succeeded. `-` means standard output, as for llc.
 from __future__ import annotations
 
 import os
-import secrets
 import stat
 import sys
 
@@ -62,7 +61,7 @@ def _create_temporary(directory: str, base: str, path: str) -> tuple[int, str]:
     # A legal output name can be too long to carry a suffix: shorten the temporary's stem.
     stem = base if len(base) + _TMP_SUFFIX_LEN <= _name_max(directory) else "bpf-linker"
     for _ in range(100):
-        tmp = os.path.join(directory, f".{stem}.{secrets.token_hex(6)}.tmp")
+        tmp = os.path.join(directory, f".{stem}.{os.urandom(6).hex()}.tmp")
         try:
             return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666), tmp
         except FileExistsError:

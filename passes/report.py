@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from bpf_linker.object_code import ObjectCode
 from bpf_linker.pipeline import LinkContext, Pass
+
+if TYPE_CHECKING:  # the CLI imports write_reports on every link: no pyelftools until a report is made
+    from bpf_linker.object_code import ObjectCode
 
 # ctx.outputs keys holding text for standard output (not the output file).
 TEXT_OUTPUTS = ("report", "verify")
@@ -33,6 +36,8 @@ def object_for(module, ctx: LinkContext) -> ObjectCode:
     if data is None:
         from bpf_linker.passes.check_object import compile_object
         data = compile_object(module, ctx)
+    from bpf_linker.object_code import ObjectCode
+
     return ObjectCode(data)
 
 
