@@ -121,18 +121,23 @@ def unroll_all(options) -> bool:
 
 
 def after_codegen(options) -> list:
-    """report, then check-object when a flag promises something about the object, then kernel-verify."""
-    from .passes.check_object import CheckObject
+    """report, then check-object when a flag promises something about the object, then kernel-verify.
 
+    `--cpu generic` alone (rustc passes it on every link) adds no check: it is LLVM's default
+    CPU, not a promise about an old kernel; `--cpu v1`/`v2` do."""
     p = plan(options)
     passes = []
     if getattr(options, "report", False):  # first: it reports on an object check-object refuses too
         from .passes.report import Report
         passes.append(Report())
     if p is not None:
+        from .passes.check_object import CheckObject
+
         passes.append(CheckObject(no_calls=inline_all(options), no_loops=unroll_all(options),
                                   cpu=check_cpu(p.version), kernel=p.text))
-    elif options.ignore_inline_never or options.unroll_loops or options.cpu in ("generic", "v1", "v2"):
+    elif options.ignore_inline_never or options.unroll_loops or options.cpu in ("v1", "v2"):
+        from .passes.check_object import CheckObject
+
         passes.append(CheckObject(no_calls=options.ignore_inline_never, no_loops=options.unroll_loops))
     if getattr(options, "verify", False):
         from .passes.kernel_verify import KernelVerify

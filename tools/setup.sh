@@ -30,4 +30,7 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import sys' >/dev/nul
   "$python" -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install -q --disable-pip-version-check -e ".[test,man]"
+# Bytecode for the checkout's modules (an editable install runs them from here): with
+# PYTHONDONTWRITEBYTECODE set, as on many build machines, every run would compile them again.
+"$venv/bin/python" -m compileall -q bpf_linker passes bindings >/dev/null
 echo "bpf-linker installed in $(pwd)/$venv: run $venv/bin/bpf-linker, or activate it with . $venv/bin/activate"
