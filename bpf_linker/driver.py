@@ -39,6 +39,12 @@ def base_llvm_args(library, options: LinkOptions) -> list[str]:
     args = ["--cold-callsite-rel-freq=0"]
     if not options.allow_bpf_trap and library.major >= 21:
         args.append("--bpf-disable-trap-unreachable")
+    if library.major >= 22:
+        # codegen compiles a bitcode copy of the module (passes/codegen.py); clang's bitcode
+        # carries use-list order and ours must too, or the register allocator's choices drift
+        # from clang's object (a program came out 3 instructions longer). LLVM 22 made this
+        # writer option a library one; older libraries have it only in their tools.
+        args.append("--preserve-bc-uselistorder")
     return args
 
 

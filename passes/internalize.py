@@ -56,6 +56,7 @@ class Internalize(Pass):
         keep = self.export_set() | module.used_names()
         keep |= ctx.facts.get("plain_object_symbols", set())  # libbpf resolves them (passes/link_objects.py)
         c_globals = ctx.user_space_globals if self.keep_c_globals else set()
+        internalized = ctx.facts.setdefault("internalized", [])  # (kind, name), for optimize and the link map
         for gv in module.global_values():
             name = gv.name
             # Declarations stay: kfunc/ksym externs must survive.
@@ -64,6 +65,7 @@ class Internalize(Pass):
             if name in keep or gv.section or (gv.kind == "variable" and name in c_globals):
                 continue
             gv.make_internal()
+            internalized.append((gv.kind, name))
             log.debug("internalized %s", name)
 
 

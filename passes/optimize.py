@@ -5,7 +5,9 @@ inlining across files, constant propagation and dead code removal, with no loop 
 a second IndVarSimplify run has been seen to rewrite a packet-parsing loop's exit test
 into pointer arithmetic the verifier rejects. Unoptimized inputs (a scalar alloca that
 mem2reg would promote is still there, as in rustc's -O0 output) get LLVM's full
-`default<Ox>` pipeline. The BPF target machine always rides along.
+`default<Ox>` pipeline. The BPF target machine always rides along. One optimized input
+whose functions internalize left alone (programs and `static` helpers only, the usual
+single-file libbpf tool) gains nothing from either: its code stays as clang made it.
 """
 
 from __future__ import annotations
@@ -38,6 +40,15 @@ def post_link_pipeline(major: int) -> str:
             "globalopt,globaldce,constmerge")
 
 
+def nothing_to_gain(ctx: LinkContext) -> bool:
+    """One already-optimized input whose functions internalize left alone: the post-link
+    pipeline would only run instcombine and simplifycfg again over finished code, which
+    is not idempotent (a loop came out 3 instructions longer than clang's own object)."""
+    internalized = ctx.facts.get("internalized")
+    return (internalized is not None and len(ctx.inputs) == 1
+            and not any(kind == "function" for kind, _ in internalized))
+
+
 def full_pipeline(level: str) -> str:
     # Upstream treats -O0 as -O1: almost nothing unoptimized passes the verifier.
     return f"default<O{'1' if level == '0' else level}>,dce"
@@ -68,6 +79,8 @@ class Optimize(Pass):
         if self.mode == "full" or (self.mode == "auto" and unoptimized):
             why = "mode=full" if self.mode == "full" else f"unoptimized inputs: {', '.join(unoptimized[:5])}"
             return full_pipeline(self.level), why
+        if self.mode == "auto" and nothing_to_gain(ctx):
+            return "", "one optimized input and no function made internal: clang's (rustc's) optimization stands"
         why = "inputs already optimized" if self.mode == "auto" else "mode=post-link"
         return post_link_pipeline(ctx.library.major), why
 
