@@ -40,13 +40,21 @@ def post_link_pipeline(major: int) -> str:
             "globalopt,globaldce,constmerge")
 
 
+# Passes that may run before optimize without giving it anything to do on a single input.
+_NEUTRAL = ("unpack-archives", "link", "internalize")
+
+
 def nothing_to_gain(ctx: LinkContext) -> bool:
-    """One already-optimized input whose functions internalize left alone: the post-link
-    pipeline would only run instcombine and simplifycfg again over finished code, which
-    is not idempotent (a loop came out 3 instructions longer than clang's own object)."""
+    """One already-optimized input whose functions internalize left alone, and no other pass
+    before this one (defsym, ignore-noinline, a plugin): the post-link pipeline would only
+    run instcombine and simplifycfg again over finished code, which is not idempotent (a
+    loop came out 3 instructions longer than clang's own object)."""
     internalized = ctx.facts.get("internalized")
+    pipeline = ctx.facts.get("pipeline", ())
+    before = pipeline[:pipeline.index("optimize")] if "optimize" in pipeline else pipeline
     return (internalized is not None and len(ctx.inputs) == 1
-            and not any(kind == "function" for kind, _ in internalized))
+            and not any(kind == "function" for kind, _ in internalized)
+            and all(name in _NEUTRAL for name in before))
 
 
 def full_pipeline(level: str) -> str:
