@@ -12,7 +12,7 @@ from .inputs import read_inputs
 from .errors import PipelineError
 from .instrument import Session
 from .options import LinkOptions
-from .output import refuse_input_as_output, write_output
+from .output import check_output_path, refuse_input_as_output, write_output
 from .pipeline import LinkContext, Pipeline
 from .worker import run_isolated
 
@@ -103,6 +103,7 @@ def link(options: LinkOptions, pipeline: Pipeline | None = None, *, isolate: boo
     """
     if options.output:
         refuse_input_as_output(options.output, options.inputs)
+        check_output_path(options.output)
     # Inputs are read here, in Python, before any LLVM: their producers decide which libLLVM to load,
     # and plain BPF objects among them add the link-objects pass.
     inputs = read_inputs(options.inputs, logging.getLogger("bpf_linker.passes.unpack-archives"))

@@ -38,6 +38,18 @@ def refuse_input_as_output(output: str, inputs) -> None:
 _FD_PATHS = ("/dev/stdout", "/dev/stderr", "/dev/fd/", "/proc/self/fd/")
 
 
+def check_output_path(path: str) -> None:
+    """Before linking: an output that names a directory, or lives in one that does not exist,
+    fails at once (not after the whole link)."""
+    if path == STDOUT or is_special(path):
+        return
+    if os.path.isdir(path):
+        raise BpfLinkerError(f"{path}: cannot write output: Is a directory")
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise BpfLinkerError(f"{path}: cannot write output: {directory}: No such directory")
+
+
 def is_special(path: str) -> bool:
     """True for an existing output that is not a regular file (device, FIFO, socket) or names a descriptor."""
     if path.startswith(_FD_PATHS):

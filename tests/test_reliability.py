@@ -388,3 +388,11 @@ def test_failed_fork_is_one_line(monkeypatch):
     with pytest.raises(BpfLinkerError, match=r"cannot start the link's worker process: Resource temporarily "
                                              r"unavailable \(fork failed; BPF_LINKER_IN_PROCESS=1"):
         worker.run_isolated(lambda progress: None, __import__("logging").getLogger("t"))
+
+
+def test_output_directory_fails_before_the_link(one_llvm, tmp_path):
+    # Checked before the inputs are even read: the missing input is not what is reported.
+    r = bpfkit.run_linker("-o", tmp_path, tmp_path / "missing.bc", llvm=one_llvm, check=False)
+    assert f"{tmp_path}: cannot write output: Is a directory" in one_error(r)
+    r = bpfkit.run_linker("-o", tmp_path / "no" / "x.o", tmp_path / "missing.bc", llvm=one_llvm, check=False)
+    assert f"{tmp_path / 'no' / 'x.o'}: cannot write output: {tmp_path / 'no'}: No such directory" in one_error(r)
