@@ -41,10 +41,12 @@ _FD_PATHS = ("/dev/stdout", "/dev/stderr", "/dev/fd/", "/proc/self/fd/")
 def check_output_path(path: str) -> None:
     """Before linking: an output that names a directory, or lives in one that does not exist,
     fails at once (not after the whole link)."""
-    if path == STDOUT or is_special(path):
+    if path == STDOUT:
         return
     if os.path.isdir(path):
         raise BpfLinkerError(f"{path}: cannot write output: Is a directory")
+    if is_special(path):
+        return
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise BpfLinkerError(f"{path}: cannot write output: {directory}: No such directory")
