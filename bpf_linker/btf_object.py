@@ -205,3 +205,149 @@ def make_local_functions_static(obj: bytes) -> tuple[bytes, list[str]]:
             struct.pack_into(order + "I", patched, at, (info & ~0xFFFF) | BTF_FUNC_STATIC)
             changed.append(name)
     return (bytes(patched) if changed else obj), changed
+
+
+# --- the order of forward declarations ---------------------------------------------------
+#
+# The BPF backend appends a BTF_KIND_FWD for every struct that members point to but the
+# module does not define (`bpf_sock`, `bpf_flow_keys` from `struct __sk_buff`), after all
+# other types, in the order of a std::map keyed by the DICompositeType's *address*. Sorting
+# that trailing block by name, and renumbering what refers to it, gives an object that
+# depends on the bitcode only, whatever the heap looked like when it was compiled.
+
+BTF_KIND_FWD = 7
+# Kinds whose size_or_type word is a type id.
+_TYPE_IN_HEADER = {2, 8, 9, 10, 11, 12, 13, 14, 17, 18}
+
+
+def _remap_types(patched: bytearray, order: str, offsets: list[int], remap: dict[int, int]) -> None:
+    def fix(at: int) -> None:
+        old, = struct.unpack_from(order + "I", patched, at)
+        new = remap.get(old)
+        if new is not None:
+            struct.pack_into(order + "I", patched, at, new)
+
+    for pos in offsets:
+        info, = struct.unpack_from(order + "I", patched, pos + 4)
+        kind, vlen = (info >> 24) & 0x1F, info & 0xFFFF
+        if kind in _TYPE_IN_HEADER:
+            fix(pos + 8)
+        if kind == 3:  # ARRAY: element and index types
+            fix(pos + 12)
+            fix(pos + 16)
+        elif kind in (4, 5):  # STRUCT, UNION members: name, type, offset
+            for k in range(vlen):
+                fix(pos + 12 + 12 * k + 4)
+        elif kind == 13:  # FUNC_PROTO params: name, type
+            for k in range(vlen):
+                fix(pos + 12 + 8 * k + 4)
+        elif kind == 15:  # DATASEC vars: type, offset, size
+            for k in range(vlen):
+                fix(pos + 12 + 12 * k)
+
+
+def _remap_core_relos(patched: bytearray, order: str, ext, remap: dict[int, int]) -> None:
+    """CO-RE relocation records name a root type id: insn_off, type_id, access_str_off, kind."""
+    base, size = ext[2], ext[3]
+    _magic, _version, _flags, hdr_len = struct.unpack_from(order + "HBBI", patched, base)
+    if hdr_len < 32:
+        return  # no core_relo part
+    relo_off, relo_len = struct.unpack_from(order + "II", patched, base + 24)
+    if relo_len == 0:
+        return
+    pos = base + hdr_len + relo_off
+    end = pos + relo_len
+    if hdr_len + relo_off + relo_len > size:
+        raise NotPatchable("core_relo lies outside .BTF.ext")
+    rec_size, = struct.unpack_from(order + "I", patched, pos)
+    if rec_size < 16:
+        raise NotPatchable("core_relo record too small")
+    pos += 4
+    while pos < end:
+        _name, count = struct.unpack_from(order + "II", patched, pos)
+        pos += 8
+        for i in range(count):
+            at = pos + i * rec_size + 4
+            old, = struct.unpack_from(order + "I", patched, at)
+            if old in remap:
+                struct.pack_into(order + "I", patched, at, remap[old])
+        pos += count * rec_size
+
+
+def _sort_tail_strings(patched: bytearray, obj: bytes, order: str, btf, fwd_at: list[int]) -> None:
+    """Names that only forward declarations use were added to the string table last (after
+    every other type's), in the same heap order: rewrite that tail in the new type order."""
+    base = btf[2]
+    _magic, _version, _flags, hdr_len = struct.unpack_from(order + "HBBI", obj, base)
+    _type_off, _type_len, str_off, str_len = struct.unpack_from(order + "IIII", obj, base + 8)
+    strings = base + hdr_len + str_off
+    table = obj[strings:strings + str_len]
+    names = [struct.unpack_from(order + "I", patched, at)[0] for at in fwd_at]  # in the new order
+    fwd_offsets = set(names)
+    # Walk back from the end over strings that forward declarations name.
+    tail = len(table)
+    while tail > 0:
+        start = table.rfind(b"\0", 0, tail - 1) + 1
+        if start not in fwd_offsets:
+            break
+        tail = start
+    if tail == len(table):
+        return  # every name was in the table before the forward declarations came
+    if table[-1:] != b"\0":
+        raise NotPatchable("the BTF string table does not end with a NUL")
+    pos, placed = tail, {}
+    for at, off in zip(fwd_at, names):
+        if off < tail:
+            continue  # a name other types use too: it stays where it is
+        if off not in placed:
+            name = table[off:table.index(b"\0", off)]
+            patched[strings + pos:strings + pos + len(name) + 1] = name + b"\0"
+            placed[off] = pos
+            pos += len(name) + 1
+        struct.pack_into(order + "I", patched, at, placed[off])
+    if pos != len(table):
+        raise NotPatchable("the forward declarations' names do not fill the string table's tail")
+
+
+def canonical_forward_types(obj: bytes) -> bytes:
+    """The object with its trailing BTF_KIND_FWD types sorted by name (references renumbered).
+
+    Returns `obj` itself when there is nothing to reorder; raises NotPatchable for anything
+    it does not understand.
+    """
+    elf = _Elf(obj)
+    _, btf = elf.find(".BTF")
+    if btf is None:
+        return obj
+    order = elf.order
+    types_start, types_end, string = _btf_strings(obj, order, btf[2], btf[3])
+    offsets = _type_offsets(obj, order, types_start, types_end)
+
+    def kind_of(i: int) -> int:
+        return (struct.unpack_from(order + "I", obj, offsets[i] + 4)[0] >> 24) & 0x1F
+
+    first = len(offsets)
+    while first > 0 and kind_of(first - 1) == BTF_KIND_FWD:
+        first -= 1
+    block = list(range(first, len(offsets)))
+    if len(block) < 2:
+        return obj
+
+    def key(i: int):
+        name_off, info = struct.unpack_from(order + "II", obj, offsets[i])
+        return string(name_off), info
+
+    ordered = sorted(block, key=key)
+    if ordered == block:
+        return obj
+    patched = bytearray(obj)
+    remap = {}
+    for j, i in enumerate(ordered):
+        patched[offsets[first + j]:offsets[first + j] + 12] = obj[offsets[i]:offsets[i] + 12]
+        remap[i + 1] = first + j + 1  # type ids count from 1
+    _sort_tail_strings(patched, obj, order, btf, [offsets[first + j] for j in range(len(block))])
+    _remap_types(patched, order, offsets, remap)
+    _, ext = elf.find(".BTF.ext")
+    if ext is not None:
+        _remap_core_relos(patched, order, ext, remap)
+    return bytes(patched)

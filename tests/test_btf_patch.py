@@ -212,3 +212,21 @@ def load(obj) -> subprocess.CompletedProcess:
         return subprocess.run([bpfkit.BPFTOOL, "prog", "loadall", obj, pin], capture_output=True, text=True)
     finally:
         shutil.rmtree(pin, ignore_errors=True)
+
+
+def test_forward_declarations_come_out_in_name_order(cbuild, tmp_path):
+    """The backend appends FWD types (and their names) in heap-address order; the object is
+    compiled in the link's own heap, so codegen sorts them: the same bytes from any heap."""
+    from bpf_linker.btf_object import canonical_forward_types
+
+    llvm = bpfkit.llvm16_path() or bpfkit.llvm22_path()
+    inputs = [cbuild.build("split/main.c", "bc"), cbuild.build("split/helpers.c", "bc")]
+    out = tmp_path / "out.o"
+    bpfkit.run_linker("-o", out, *inputs, llvm=llvm)
+    dump = bpfkit.btf_dump(out)
+    fwd = [line.split("'")[1] for line in dump.splitlines() if " FWD '" in line]
+    assert len(fwd) >= 2 and fwd == sorted(fwd), fwd
+    data = out.read_bytes()
+    assert canonical_forward_types(data) == data  # already canonical: unchanged
+    assert bpfkit.prog_run(out, "split_prog", bpfkit.PACKETS["split"]["counting"]) == \
+        bpfkit.prog_run(cbuild.ref("split"), "split_prog", bpfkit.PACKETS["split"]["counting"])
