@@ -38,33 +38,41 @@ class NoPermission(Exception):
     """The kernel refused to load anything: no root, no CAP_BPF (EPERM)."""
 
 
+def open_libbpf(ffi_, needs: tuple[str, ...] = (), what: str = "libbpf 1.x"):
+    """dlopen the first candidate ($BPF_LINKER_LIBBPF, else CANDIDATES) that is libbpf 1.0+ with
+    the functions `needs`, through `ffi_`; LibbpfUnavailable says what was tried."""
+    explicit = os.environ.get(LIBBPF_ENV)
+    tried = []
+    for name in ([explicit] if explicit else CANDIDATES):
+        try:
+            lib = ffi_.dlopen(name)
+        except OSError as e:  # cffi appends a note about ctypes.util.find_library: drop it
+            tried.append(f"{name}: {str(e).split('  Additionally')[0].rstrip('.')}")
+            continue
+        try:
+            found = (lib.libbpf_major_version(), lib.libbpf_minor_version())
+            for symbol in needs:
+                getattr(lib, symbol)
+        except AttributeError:
+            tried.append(f"{name}: not {what}")
+            continue
+        if found < MIN_VERSION:
+            tried.append(f"{name}: libbpf {found[0]}.{found[1]} is older than 1.0")
+            continue
+        return lib
+    where = f"${LIBBPF_ENV}" if explicit else "the system"
+    raise LibbpfUnavailable(f"no libbpf 1.0+ in {where} ({'; '.join(tried)}); install libbpf1")
+
+
 def load_libbpf():
     """The libbpf `lib`, loaded once; LibbpfUnavailable says what was tried."""
     global _loaded, _libc
     with _lock:
-        if _loaded is not None:
-            return _loaded
-        explicit = os.environ.get(LIBBPF_ENV)
-        tried = []
-        for name in ([explicit] if explicit else CANDIDATES):
-            try:
-                lib = ffi.dlopen(name)
-            except OSError as e:  # cffi appends a note about ctypes.util.find_library: drop it
-                tried.append(f"{name}: {str(e).split('  Additionally')[0].rstrip('.')}")
-                continue
-            try:
-                version = (lib.libbpf_major_version(), lib.libbpf_minor_version())
-            except AttributeError:
-                tried.append(f"{name}: not libbpf 1.x")
-                continue
-            if version < MIN_VERSION:
-                tried.append(f"{name}: libbpf {version[0]}.{version[1]} is older than 1.0")
-                continue
+        if _loaded is None:
+            lib = open_libbpf(ffi)
             _libc = ffi.dlopen(None)
             _loaded = lib
-            return lib
-        where = f"${LIBBPF_ENV}" if explicit else "the system"
-        raise LibbpfUnavailable(f"no libbpf 1.0+ in {where} ({'; '.join(tried)}); install libbpf1")
+        return _loaded
 
 
 def version() -> str:

@@ -14,7 +14,7 @@ import threading
 
 import cffi
 
-from .libbpf import CANDIDATES, LIBBPF_ENV, MIN_VERSION, LibbpfUnavailable
+from .libbpf import LibbpfUnavailable, open_libbpf
 
 __all__ = ["LibbpfLinkError", "LibbpfUnavailable", "link_files", "version"]
 
@@ -57,29 +57,10 @@ class LibbpfLinkError(Exception):
 def _load():
     global _loaded
     with _lock:
-        if _loaded is not None:
-            return _loaded
-        explicit = os.environ.get(LIBBPF_ENV)
-        tried = []
-        for name in ([explicit] if explicit else CANDIDATES):
-            try:
-                lib = ffi.dlopen(name)
-            except OSError as e:  # cffi appends a note about ctypes.util.find_library: drop it
-                tried.append(f"{name}: {str(e).split('  Additionally')[0].rstrip('.')}")
-                continue
-            try:
-                found = (lib.libbpf_major_version(), lib.libbpf_minor_version())
-                lib.bpf_linker__new  # noqa: B018 - present from libbpf 0.4
-            except AttributeError:
-                tried.append(f"{name}: not libbpf 1.x with its static linker")
-                continue
-            if found < MIN_VERSION:
-                tried.append(f"{name}: libbpf {found[0]}.{found[1]} is older than 1.0")
-                continue
+        if _loaded is None:  # bpf_linker__new: present from libbpf 0.4
+            lib = open_libbpf(ffi, ("bpf_linker__new",), "libbpf 1.x with its static linker")
             _loaded = (lib, ffi.dlopen(None))
-            return _loaded
-        where = f"${LIBBPF_ENV}" if explicit else "the system"
-        raise LibbpfUnavailable(f"no libbpf 1.0+ in {where} ({'; '.join(tried)}); install libbpf1")
+        return _loaded
 
 
 def version() -> str:

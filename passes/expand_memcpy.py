@@ -115,17 +115,25 @@ class _Expander:
         wide = self.builder.zext(value, width * 8)
         return self.builder.mul(wide, self.builder.const_int(width * 8, int.from_bytes(b"\x01" * width, "little")))
 
+    def store_plan(self, call, length: int):
+        """The pieces of stores into `call`'s destination (raised as far as that helps), with the
+        builder before the call; None when there would be more than MAX_STORES."""
+        dest = self.side(call, 0)
+        align, pieces = self.choose(length, [dest])
+        if len(pieces) > MAX_STORES:
+            return None
+        self.raise_to([dest], align)
+        self.builder.position_before(call)
+        return pieces
+
     def expand_memset(self, call) -> bool:
         length = self.const_len(call)
         if length is None:
             return False
-        dest = self.side(call, 0)
-        align, pieces = self.choose(length, [dest])
-        if len(pieces) > MAX_STORES:
+        pieces = self.store_plan(call, length)
+        if pieces is None:
             return False
-        self.raise_to([dest], align)
         builder = self.builder
-        builder.position_before(call)
         target, value, volatile = call.operand(0), call.operand(1), self.is_volatile(call)
         widest = max((w for _o, w in pieces), default=1)
         wide = self.splat(value, widest)
@@ -147,13 +155,10 @@ class _Expander:
         data = self.layout.constant_bytes(base, offset, length)
         if data is None:
             return False
-        dest = self.side(call, 0)
-        align, pieces = self.choose(length, [dest])
-        if len(pieces) > MAX_STORES:
+        pieces = self.store_plan(call, length)
+        if pieces is None:
             return False
-        self.raise_to([dest], align)
         builder = self.builder
-        builder.position_before(call)
         target, order = call.operand(0), self.layout.byteorder
         for offset_, width in pieces:
             value = builder.const_int(width * 8, int.from_bytes(data[offset_:offset_ + width], order))
