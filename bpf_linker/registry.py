@@ -281,11 +281,9 @@ def probe_import(path: str, timeout: float | None = None) -> str | None:
             os.kill(pid, signal.SIGKILL)
         _, status = os.waitpid(pid, 0)
     except BaseException:  # Ctrl-C while waiting: take the child down too
-        try:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-        except OSError:
-            pass
+        from .worker import kill_and_reap
+
+        kill_and_reap(pid)
         raise
     finally:
         os.close(read_fd)

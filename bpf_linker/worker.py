@@ -106,6 +106,15 @@ def _die_with_parent(alive_fd: int) -> None:
     threading.Thread(target=watch, name="bpf-linker-parent-watch", daemon=True).start()
 
 
+def kill_and_reap(pid: int) -> None:
+    """SIGKILL a child and collect it (no zombie); a child already gone is fine."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    except OSError:
+        pass
+
+
 def run_isolated(work, log):
     """Run `work(progress)` in a forked child; return its result or raise its error.
 
@@ -177,11 +186,7 @@ def run_isolated(work, log):
         err_file.seek(0)
         captured = err_file.read().decode("utf-8", errors="replace")
     except BaseException:  # Ctrl-C while waiting: take the child down with us, leave no zombie
-        try:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-        except OSError:
-            pass
+        kill_and_reap(pid)
         raise
     finally:
         err_file.close()
