@@ -57,3 +57,25 @@ class Owned:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class Borrowed:
+    """A handle owned by LLVM (a type, a basic block) that keeps its module alive; compared by handle."""
+
+    __slots__ = ("module", "handle")
+
+    def __init__(self, module, handle):
+        if handle == ffi.NULL:
+            raise ValueError(f"{type(self).__name__}: NULL handle")
+        self.module = module
+        self.handle = handle
+
+    @property
+    def lib(self):
+        return self.module.lib
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, type(self)) and self.handle == other.handle
+
+    def __hash__(self) -> int:
+        return hash(int(ffi.cast("uintptr_t", self.handle)))

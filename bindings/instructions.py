@@ -8,6 +8,7 @@ from typing import Iterator
 
 from ._errors import decode
 from ._ffi import ffi
+from ._owned import Borrowed
 from .values import GlobalValue, Value, wrap
 
 
@@ -282,26 +283,10 @@ class Instruction(Value):
         self.erase()
 
 
-class BasicBlock:
+class BasicBlock(Borrowed):
     """A basic block of a function: iterate it for its instructions."""
 
-    __slots__ = ("module", "handle")
-
-    def __init__(self, module, handle):
-        if handle == ffi.NULL:
-            raise ValueError("BasicBlock: NULL handle")
-        self.module = module
-        self.handle = handle
-
-    @property
-    def lib(self):
-        return self.module.lib
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, BasicBlock) and self.handle == other.handle
-
-    def __hash__(self) -> int:
-        return hash(int(ffi.cast("uintptr_t", self.handle)))
+    __slots__ = ()
 
     def __repr__(self) -> str:
         return f"<BasicBlock {self.name or '(unnamed)'} in {self.function.name}>"

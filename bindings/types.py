@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ._errors import decode, take_message
-from ._ffi import ffi
+from ._owned import Borrowed
 
 # LLVMTypeKind values (llvm-c/Core.h; the same numbers from LLVM 16 to 22).
 TYPE_KINDS = {
@@ -14,30 +14,14 @@ TYPE_KINDS = {
 }
 
 
-class Type:
+class Type(Borrowed):
     """An LLVM type (types are owned by the context; this one keeps its module alive).
 
     `kind` is a word ("integer", "pointer", "array", "struct", ...); `str(t)` is the IR
     spelling (`i32`, `ptr`, `[16 x i8]`). Types are unique per context, so `==` compares them.
     """
 
-    __slots__ = ("module", "handle")
-
-    def __init__(self, module, handle):
-        if handle == ffi.NULL:
-            raise ValueError("Type: NULL handle")
-        self.module = module
-        self.handle = handle
-
-    @property
-    def lib(self):
-        return self.module.lib
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, Type) and self.handle == other.handle
-
-    def __hash__(self) -> int:
-        return hash(int(ffi.cast("uintptr_t", self.handle)))
+    __slots__ = ()
 
     def __str__(self) -> str:
         return take_message(self.lib, self.lib.LLVMPrintTypeToString(self.handle))
